@@ -1,0 +1,85 @@
+"""Quote selection: the 1-3 sentences of each passage that best answer the question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from newsbot.index.lexical import query_terms
+from newsbot.models import Chunk, Quote
+from newsbot.text import sentence_spans, words
+
+# Weight of question-word overlap against cosine similarity when scoring sentences: names,
+# numbers and places in a question are strong evidence the embedding alone underrates.
+LEXICAL_WEIGHT = 0.5
+MAX_QUOTE_SENTENCES = 3
+MAX_QUOTE_CHARS = 420
+# A neighbour joins the quote when it scores nearly as well as the best sentence, or when the
+# best sentence alone is too short to stand on its own.
+NEIGHBOUR_MARGIN = 0.08
+SHORT_SENTENCE_CHARS = 80
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def _overlap(terms: set[str], sentence: str) -> float:
+    if not terms:
+        return 0.0
+    present = {w[:6] for w in words(sentence)}
+    return sum(1 for t in terms if t[:6] in present) / len(terms)
+
+
+def select_quotes(
+    question: str, question_vector: np.ndarray, chunks: Sequence[Chunk], embed: Embed
+) -> list[Quote]:
+    """Pick a quote from each chunk; one batched embedding call for all their sentences."""
+    terms = set(query_terms(question))
+    spans_per_chunk = [sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks]
+    sentences = [
+        c.text[a:b] for c, spans in zip(chunks, spans_per_chunk, strict=True) for a, b in spans
+    ]
+    vectors = embed(sentences)
+    similarities = vectors @ question_vector if len(sentences) else np.zeros(0)
+
+    quotes: list[Quote] = []
+    offset = 0
+    for chunk, spans in zip(chunks, spans_per_chunk, strict=True):
+        scores = [
+            float(similarities[offset + i]) + LEXICAL_WEIGHT * _overlap(terms, chunk.text[a:b])
+            for i, (a, b) in enumerate(spans)
+        ]
+        offset += len(spans)
+        quotes.append(_build_quote(chunk, spans, scores))
+    return quotes
+
+
+def _build_quote(chunk: Chunk, spans: list[tuple[int, int]], scores: list[float]) -> Quote:
+    best = max(range(len(spans)), key=scores.__getitem__)
+    first = last = best
+    while last - first + 1 < MAX_QUOTE_SENTENCES:
+        length = spans[last][1] - spans[first][0]
+        options = []
+        if first > 0:
+            options.append((scores[first - 1], first - 1))
+        if last + 1 < len(spans):
+            options.append((scores[last + 1], last + 1))
+        if not options:
+            break
+        score, index = max(options)
+        short = length < SHORT_SENTENCE_CHARS
+        if not short and score < scores[best] - NEIGHBOUR_MARGIN:
+            break
+        new_first, new_last = min(first, index), max(last, index)
+        if spans[new_last][1] - spans[new_first][0] > MAX_QUOTE_CHARS and not short:
+            break
+        first, last = new_first, new_last
+
+    start, end = spans[first][0], spans[last][1]
+    return Quote(
+        text=chunk.text[start:end],
+        start=chunk.start + start,
+        end=chunk.start + end,
+        highlight_start=spans[best][0] - start,
+        highlight_end=spans[best][1] - start,
+    )

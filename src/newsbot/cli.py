@@ -1,0 +1,260 @@
+"""The command line: parses arguments, calls :class:`~newsbot.library.Library`, prints results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from newsbot.config import Settings, load_settings
+from newsbot.errors import NewsbotError
+from newsbot.models import Answer, IngestResult, IngestStatus
+
+app = typer.Typer(
+    help="newsbot: answers questions about news articles with quoted excerpts and sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    config: Path | None = None
+
+
+def _settings() -> Settings:
+    return load_settings(State.config)
+
+
+@contextmanager
+def _library() -> Iterator[Any]:
+    from newsbot.library import Library
+
+    library = Library.open(_settings())
+    try:
+        yield library
+    finally:
+        library.close()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="TOML config file (default: $NEWSBOT_CONFIG or ./config.toml)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    State.config = config
+    _configure_logging(logging.INFO if verbose else logging.WARNING)
+
+
+def _configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Request URLs of the Bot API carry the token; these loggers print them at INFO.
+    for name in ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _estimate_total(sources: list[str]) -> int:
+    total = 0
+    for source in sources:
+        path = Path(source)
+        if source.endswith(".jsonl") and path.is_file():
+            with path.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+        else:
+            total += 1
+    return total
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Files, URLs or JSON Lines dumps.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    added_by: Annotated[str | None, typer.Option(help="Who added the articles.")] = None,
+) -> None:
+    """Add articles: HTML, PDF, text and Markdown files, URLs, and JSON Lines dumps."""
+    results: list[IngestResult] = []
+    try:
+        with _library() as library:
+            progress = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                disable=not err.is_terminal,
+            )
+            with progress:
+                task = progress.add_task("ingesting", total=_estimate_total(sources))
+                for result in library.ingest(sources, added_by=added_by):
+                    results.append(result)
+                    progress.advance(task)
+                    if not as_json:
+                        _print_result(result)
+    except NewsbotError as error:
+        if as_json and results:
+            _print_json([r.to_json() for r in results])
+        raise _fail(str(error)) from None
+
+    failed = [r for r in results if r.status is IngestStatus.FAILED]
+    if as_json:
+        _print_json([r.to_json() for r in results])
+    else:
+        counts = {s: sum(r.status is s for r in results) for s in IngestStatus}
+        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        err.print(summary or "nothing to ingest")
+    if failed:
+        err.print(f"[red]{len(failed)} source(s) failed[/red]")
+        raise typer.Exit(1)
+
+
+def _print_result(result: IngestResult) -> None:
+    colour = {"added": "green", "updated": "cyan", "duplicate": "yellow", "failed": "red"}[
+        result.status.value
+    ]
+    line = f"[{colour}]{result.status.value:9}[/{colour}] {escape(result.source)}"
+    if result.status is IngestStatus.FAILED:
+        err.print(f"{line}: {escape(result.error or 'failed')}")
+    else:
+        detail = f"{result.article_id}  {escape(result.title or '')}"
+        if result.status is not IngestStatus.DUPLICATE:
+            detail += f"  ({result.chunks} chunks)"
+        out.print(f"{line}  {detail}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Passages to show.")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="A file with one question per line.")
+    ] = None,
+) -> None:
+    """Answer a question with quoted passages and their sources."""
+    if (question is None) == (questions is None):
+        raise _fail("give either a QUESTION or --questions FILE", 2)
+    if questions is not None:
+        try:
+            lines = [q.strip() for q in questions.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as error:
+            raise _fail(f"cannot read {questions}: {error}") from None
+        asked = [q for q in lines if q]
+    else:
+        asked = [question or ""]
+    try:
+        with _library() as library:
+            for q in asked:
+                answer = library.ask(q, top_k=top_k)
+                if as_json:
+                    _print_json(answer.to_json())
+                else:
+                    _print_answer(answer)
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+
+
+def _print_answer(answer: Answer) -> None:
+    if not answer.answered:
+        out.print(f"Nothing in the library answers: {escape(answer.question)}")
+        return
+    out.print(f"[bold]{escape(answer.question)}[/bold]\n")
+    for item in answer.passages:
+        quote, article = item.quote, item.passage.article
+        out.print(
+            f"{item.rank}. “{escape(quote.before)}[bold yellow]{escape(quote.highlight)}"
+            f"[/bold yellow]{escape(quote.after)}”"
+        )
+        source = " · ".join(x for x in (article.title, article.outlet, article.published) if x)
+        out.print(f"   — {escape(source)}")
+        if article.url:
+            out.print(f"     {escape(article.url)}")
+        out.print(f"     [dim]id {article.article_id}, score {item.passage.score:.4f}[/dim]\n")
+
+
+@app.command("list")
+def list_articles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the articles in the library, newest first."""
+    try:
+        with _library() as library:
+            records = library.list_articles()
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        _print_json([r.to_json() for r in records])
+        return
+    if not records:
+        out.print("The library is empty. Add articles with: newsbot ingest SOURCE...")
+    for r in records:
+        meta = " · ".join(x for x in (r.outlet, r.published) if x)
+        out.print(
+            f"{r.article_id}  {escape(r.title)}" + (f"  [dim]{escape(meta)}[/dim]" if meta else "")
+        )
+
+
+@app.command()
+def remove(
+    article_id: Annotated[str, typer.Argument(help="The id shown by `newsbot list`.")],
+) -> None:
+    """Remove an article and all its passages."""
+    try:
+        with _library() as library:
+            record = library.remove(article_id)
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+    out.print(f"removed {record.article_id}  {escape(record.title)}")
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Show how many articles and passages the library holds."""
+    try:
+        with _library() as library:
+            result = library.stats()
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        out.print(
+            f"articles: {result.articles}\nchunks:   {result.chunks}\n"
+            f"model:    {result.model}\nstore:    {result.store}"
+        )
+
+
+def main() -> None:
+    """Console entry point: domain and config errors become one line on stderr."""
+    try:
+        app()
+    except NewsbotError as error:  # e.g. a bad setting raised before a command ran
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        sys.exit(1)

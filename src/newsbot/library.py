@@ -1,0 +1,436 @@
+"""The one facade both edges call: add, remove, list, ask, stats.
+
+It owns the embedding model, the Chroma store and the lexical index, opened once by
+:meth:`Library.open` and closed by :meth:`Library.close`. It imports nothing from Telegram.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from newsbot.answer import select_quotes
+from newsbot.config import Settings
+from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError
+from newsbot.index.embedder import Embedder
+from newsbot.index.lexical import LexicalIndex
+from newsbot.index.store import ChromaStore, StoredArticle, fingerprint, record_fingerprint
+from newsbot.ingest.chunk import chunk_article
+from newsbot.models import (
+    Answer,
+    AnsweredPassage,
+    Article,
+    ArticleRecord,
+    IngestResult,
+    IngestStatus,
+    LibraryStats,
+    Passage,
+)
+from newsbot.search import diversify, fuse
+
+log = logging.getLogger(__name__)
+
+# Articles embedded and written together: large enough to keep the model's batches full,
+# small enough that a failure or an interruption loses little work.
+INGEST_BATCH = 64
+MAX_QUESTION_CHARS = 2000
+_FINGERPRINT = "fingerprint"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
+
+Item = tuple[str, Article | IngestError]
+
+
+def normalise_url(url: str) -> str:
+    """The key two URLs of the same article share: no fragment, tracking or trailing slash."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.port and (parts.scheme, parts.port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{parts.port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k)])
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https" if parts.scheme == "http" else parts.scheme, host, path, query, ""))
+
+
+def content_hash(text: str) -> str:
+    """A digest of the text that ignores case, Unicode forms and whitespace."""
+    normal = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def _article_id(article: Article, url_key: str | None, digest: str) -> str:
+    if article.id and _SAFE_ID.match(article.id):
+        return article.id
+    basis = article.id or url_key or digest
+    return "a" + hashlib.sha256(basis.encode()).hexdigest()[:15]
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class Library:
+    """A library of news articles that answers questions with quotes and sources."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChromaStore,
+        lexical: LexicalIndex,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self.store = store
+        self.lexical = lexical
+        self._write_lock = threading.Lock()
+        self._fingerprint = 0
+
+    @classmethod
+    def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Library:
+        """Load the model, open the store and bring the lexical index up to date.
+
+        Args:
+            settings: the configuration.
+            embedder: an already loaded model to share (tests, several libraries in one process).
+        """
+        store = ChromaStore(settings.store, model=settings.embedding.model)
+        lexical = LexicalIndex(_lexical_path(settings))
+        library = cls(settings, store, lexical, embedder)
+        library._sync_lexical()
+        return library
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use: listing or removing needs no model."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = Embedder(self.settings.embedding)
+        return self._embedder
+
+    def close(self) -> None:
+        self.lexical.close()
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingestion ---------------------------------------------------------------------------
+
+    def ingest(
+        self, sources: Iterable[str], *, added_by: str | None = None
+    ) -> Iterator[IngestResult]:
+        """Ingest files, URLs and JSON Lines dumps; one result per article, in input order.
+
+        A failing source is reported and the others go on. Raises StoreError when the store
+        itself fails, since no later source could succeed either.
+        """
+        from newsbot.ingest.sources import iter_articles
+
+        def items() -> Iterator[Item]:
+            for source in sources:
+                try:
+                    yield from iter_articles(source, self.settings.ingest)
+                except IngestError as error:
+                    yield source, error
+
+        yield from self.add_articles(items(), added_by=added_by)
+
+    def add_articles(
+        self, items: Iterable[Item], *, added_by: str | None = None
+    ) -> Iterator[IngestResult]:
+        """Index extracted articles (or report the errors that stand in their place)."""
+        batch: list[Item] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= INGEST_BATCH:
+                yield from self._add_batch(batch, added_by)
+                batch = []
+        if batch:
+            yield from self._add_batch(batch, added_by)
+
+    def add_article(
+        self, article: Article, *, origin: str, added_by: str | None = None
+    ) -> IngestResult:
+        """Index one article (pasted text, an upload, a fetched page)."""
+        return next(iter(self._add_batch([(origin, article)], added_by)))
+
+    def add_text(
+        self, text: str, *, title: str | None = None, added_by: str | None = None
+    ) -> IngestResult:
+        """Index pasted text; without a title its first line is the title."""
+        from newsbot.ingest.extract import article_from_text
+
+        try:
+            article = article_from_text(text, title=title)
+        except IngestError as error:
+            return IngestResult("text", IngestStatus.FAILED, error=str(error))
+        return self.add_article(article, origin="text", added_by=added_by)
+
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        added_by: str | None = None,
+    ) -> IngestResult:
+        """Index an uploaded file (HTML, PDF, text or Markdown)."""
+        from newsbot.ingest.extract import article_from_bytes
+
+        origin = name or "upload"
+        if len(data) > self.settings.ingest.max_bytes:
+            limit = self.settings.ingest.max_bytes // (1024 * 1024)
+            return IngestResult(
+                origin, IngestStatus.FAILED, error=f"file is larger than {limit} MB"
+            )
+        try:
+            article = article_from_bytes(data, name=name, content_type=content_type)
+        except IngestError as error:
+            return IngestResult(origin, IngestStatus.FAILED, error=str(error))
+        return self.add_article(article, origin=origin, added_by=added_by)
+
+    def _add_batch(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
+        with self._write_lock:
+            return self._add_batch_locked(batch, added_by)
+
+    def _add_batch_locked(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
+        results: dict[int, IngestResult] = {}
+        pending: list[tuple[int, str, Article, str | None, str]] = []
+        for position, (origin, item) in enumerate(batch):
+            if isinstance(item, Article):
+                url_key = normalise_url(item.url) if item.url else None
+                pending.append((position, origin, item, url_key, content_hash(item.text)))
+            else:
+                results[position] = IngestResult(origin, IngestStatus.FAILED, error=str(item))
+
+        by_url = self.store.find_records("url_key", [p[3] for p in pending if p[3]])
+        by_hash = self.store.find_records("content_hash", [p[4] for p in pending])
+        by_id = self.store.get_records([p[2].id for p in pending if p[2].id])
+
+        to_write: list[tuple[int, str, StoredArticle, ArticleRecord | None]] = []
+        seen_urls: dict[str, str] = {}
+        seen_hashes: dict[str, str] = {}
+        for position, origin, article, url_key, digest in pending:
+            previous = (by_url.get(url_key) if url_key else None) or (
+                by_id.get(article.id) if article.id else None
+            )
+            twin_id = seen_hashes.get(digest) or (seen_urls.get(url_key) if url_key else None)
+            same_text = by_hash.get(digest)
+            if (
+                twin_id
+                or (previous and previous.content_hash == digest)
+                or (same_text and not previous)
+            ):
+                existing = twin_id or (previous or same_text).article_id  # type: ignore[union-attr]
+                results[position] = IngestResult(
+                    origin,
+                    IngestStatus.DUPLICATE,
+                    article_id=existing,
+                    title=article.title,
+                    error=None,
+                )
+                continue
+            article_id = previous.article_id if previous else _article_id(article, url_key, digest)
+            chunks = chunk_article(
+                article_id,
+                article.text,
+                max_tokens=self.settings.chunking.max_tokens,
+                overlap_sentences=self.settings.chunking.overlap_sentences,
+                count_tokens=self.embedder.count_tokens,
+            )
+            if not chunks:
+                results[position] = IngestResult(
+                    origin, IngestStatus.FAILED, error="no text to index"
+                )
+                continue
+            record = ArticleRecord(
+                article_id=article_id,
+                title=article.title,
+                url=article.url,
+                outlet=article.outlet,
+                published=article.published,
+                author=article.author,
+                added_at=previous.added_at if previous and previous.added_at else _now(),
+                added_by=added_by,
+                chunks=len(chunks),
+                content_hash=digest,
+            )
+            stored = StoredArticle(record, article.text, chunks, np.empty(0), url_key)
+            to_write.append((position, origin, stored, previous))
+            seen_hashes[digest] = article_id
+            if url_key:
+                seen_urls[url_key] = article_id
+
+        if to_write:
+            self._write([(s, prev) for _, _, s, prev in to_write])
+        for position, origin, stored, previous in to_write:
+            results[position] = IngestResult(
+                origin,
+                IngestStatus.UPDATED if previous else IngestStatus.ADDED,
+                article_id=stored.record.article_id,
+                title=stored.record.title,
+                chunks=stored.record.chunks,
+            )
+        return [results[i] for i in sorted(results)]
+
+    def _embedding_input(self, title: str, text: str) -> str:
+        # The title gives every chunk the article's subject, which a chunk from deep inside a
+        # story often never names.
+        if self.settings.chunking.embed_title:
+            return f"{title}\n{text}"
+        return text
+
+    def _write(self, items: list[tuple[StoredArticle, ArticleRecord | None]]) -> None:
+        """Write chunks, lexical rows, then registry entries (the registry entry marks done)."""
+        texts = [self._embedding_input(s.record.title, c.text) for s, _ in items for c in s.chunks]
+        vectors = self.embedder.embed(texts)
+        stored: list[StoredArticle] = []
+        offset = 0
+        for s, _ in items:
+            n = len(s.chunks)
+            stored.append(
+                StoredArticle(s.record, s.text, s.chunks, vectors[offset : offset + n], s.url_key)
+            )
+            offset += n
+        replaced = [prev.article_id for _, prev in items if prev is not None]
+        if replaced:
+            self.store.delete_chunks(replaced)
+        self.store.write_chunks(stored)
+        self.lexical.replace_articles(
+            [s.record.article_id for s in stored], [c for s in stored for c in s.chunks]
+        )
+        self.store.write_records(stored)
+        for s, prev in items:
+            if prev is not None:
+                self._fingerprint ^= record_fingerprint(prev)
+            self._fingerprint ^= record_fingerprint(s.record)
+        self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+
+    # -- management --------------------------------------------------------------------------
+
+    def get_article(self, article_id: str) -> ArticleRecord:
+        record = self.store.get_records([article_id]).get(article_id)
+        if record is None:
+            raise ArticleNotFoundError(f"no article with id {article_id!r}")
+        return record
+
+    def remove(self, article_id: str) -> ArticleRecord:
+        """Delete an article and all its chunks."""
+        with self._write_lock:
+            record = self.get_article(article_id)
+            # Registry first: from this moment the article is gone for readers; the chunks that
+            # follow are unreachable even if the process dies before they are deleted.
+            self.store.delete_records([article_id])
+            self.store.delete_chunks([article_id])
+            self.lexical.remove_articles([article_id])
+            self._fingerprint ^= record_fingerprint(record)
+            self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+        return record
+
+    def list_articles(self) -> list[ArticleRecord]:
+        """All articles, newest first."""
+        return sorted(self.store.all_records(), key=lambda r: r.added_at, reverse=True)
+
+    def stats(self) -> LibraryStats:
+        return LibraryStats(
+            articles=self.store.count_articles(),
+            chunks=self.store.count_chunks(),
+            model=self.settings.embedding.model,
+            store=self.store.description,
+        )
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
+        """Find the passages that answer ``question`` and quote them.
+
+        Returns an Answer with no passages when nothing in the library is relevant enough.
+        """
+        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        if not any(ch.isalnum() for ch in question):
+            return Answer(question)
+        search = self.settings.search
+        limit = top_k or search.top_k
+        question_vector = self.embedder.embed([question])[0]
+        dense = self.store.query(question_vector, search.candidates)
+        if not dense or dense[0][1] < search.min_similarity:
+            return Answer(question)
+        lexical = self.lexical.search(question, search.candidates) if search.hybrid else []
+        fused = fuse(dense, lexical, rrf_k=search.rrf_k)
+        # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
+        candidates = diversify(fused, per_article=search.per_article, limit=limit * 2)
+        records = self.store.get_records(list({c.chunk.article_id for c in candidates}))
+        passages = [
+            Passage(
+                chunk=c.chunk,
+                article=records[c.chunk.article_id],
+                score=c.score,
+                dense_score=c.dense_score,
+                lexical_score=c.lexical_score,
+            )
+            for c in candidates
+            if c.chunk.article_id in records
+        ][:limit]
+        quotes = select_quotes(
+            question, question_vector, [p.chunk for p in passages], self.embedder.embed
+        )
+        return Answer(
+            question,
+            [
+                AnsweredPassage(rank, passage, quote)
+                for rank, (passage, quote) in enumerate(zip(passages, quotes, strict=True), 1)
+            ],
+        )
+
+    # -- lexical index upkeep ----------------------------------------------------------------
+
+    def _sync_lexical(self) -> None:
+        records = self.store.all_records()
+        current = fingerprint(records)
+        self._fingerprint = int(current, 16)
+        if self.lexical.get_meta(_FINGERPRINT) == current:
+            return
+        log.info("rebuilding the lexical index from %s", self.store.description)
+        self.rebuild_lexical({r.article_id for r in records})
+
+    def rebuild_lexical(self, article_ids: set[str] | None = None) -> None:
+        """Rebuild the BM25 index from the chunks stored in Chroma."""
+        with self._write_lock:
+            if article_ids is None:
+                article_ids = {r.article_id for r in self.store.all_records()}
+            self.lexical.clear()
+            for page in self.store.iter_chunks():
+                live = [c for c in page if c.article_id in article_ids]
+                self.lexical.replace_articles([], live)
+            self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+
+
+def _lexical_path(settings: Settings) -> Path:
+    store = settings.store
+    if store.lexical_path is not None:
+        return store.lexical_path
+    if not store.url:
+        return store.path / f"{store.collection}-lexical.sqlite3"
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(f"{store.url}\0{store.collection}".encode()).hexdigest()[:16]
+    return cache / "newsbot" / f"lexical-{digest}.sqlite3"
+
+
+__all__ = ["Library", "NewsbotError", "content_hash", "normalise_url"]

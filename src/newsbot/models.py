@@ -1,0 +1,179 @@
+"""The types that cross layers: ingestion, index, search, answer and the edges (CLI, bot)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article as extracted from a source, before it is indexed.
+
+    ``text`` is the clean article text; every quote ever shown to a user is a substring of it.
+    """
+
+    text: str
+    title: str
+    url: str | None = None
+    outlet: str | None = None
+    published: str | None = None  # ISO 8601 date (or date-time) when known
+    author: str | None = None
+    id: str | None = None  # caller-supplied stable id (JSON Lines ``id``); derived when missing
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """The registry entry of an indexed article."""
+
+    article_id: str
+    title: str
+    url: str | None
+    outlet: str | None
+    published: str | None
+    author: str | None
+    added_at: str
+    added_by: str | None
+    chunks: int
+    content_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape used by ``newsbot list --json``."""
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.outlet,
+            "published": self.published,
+            "added_at": self.added_at,
+            "chunks": self.chunks,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A sentence-aligned slice of an article: ``article_text[start:end] == text``."""
+
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.article_id}:{self.index:05d}"
+
+
+class IngestStatus(enum.StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one ingested source (one line for a JSON Lines file)."""
+
+    source: str
+    status: IngestStatus
+    article_id: str | None = None
+    title: str | None = None
+    chunks: int = 0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The 1-3 sentences of a passage that best answer a question.
+
+    Offsets are into the article text. ``highlight_start``/``highlight_end`` are offsets *within*
+    ``text`` of the sentence that answers best.
+    """
+
+    text: str
+    start: int
+    end: int
+    highlight_start: int
+    highlight_end: int
+
+    @property
+    def before(self) -> str:
+        return self.text[: self.highlight_start]
+
+    @property
+    def highlight(self) -> str:
+        return self.text[self.highlight_start : self.highlight_end]
+
+    @property
+    def after(self) -> str:
+        return self.text[self.highlight_end :]
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk with its article and the scores that ranked it."""
+
+    chunk: Chunk
+    article: ArticleRecord
+    score: float  # fused score used for ranking
+    dense_score: float | None = None  # cosine similarity, when the dense side found it
+    lexical_score: float | None = None  # BM25, when the lexical side found it
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredPassage:
+    rank: int
+    passage: Passage
+    quote: Quote
+
+    def to_json(self) -> dict[str, Any]:
+        article = self.passage.article
+        return {
+            "rank": self.rank,
+            "article_id": article.article_id,
+            "title": article.title,
+            "url": article.url,
+            "source": article.outlet,
+            "published": article.published,
+            "quote": self.quote.text,
+            "text": self.passage.chunk.text,
+            "score": round(self.passage.score, 6),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to a question: quoted passages with their sources, or nothing found."""
+
+    question: str
+    passages: list[AnsweredPassage] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.passages)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "passages": [p.to_json() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryStats:
+    articles: int
+    chunks: int
+    model: str
+    store: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,66 @@
+"""Dense and lexical retrieval fused by reciprocal rank, then diversified across articles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from newsbot.index.lexical import LexicalHit
+from newsbot.models import Chunk
+
+
+@dataclass(slots=True)
+class Candidate:
+    chunk: Chunk
+    score: float = 0.0
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    sources: set[str] = field(default_factory=set)
+
+
+def fuse(
+    dense: Sequence[tuple[Chunk, float]],
+    lexical: Sequence[LexicalHit],
+    *,
+    rrf_k: int,
+    lexical_weight: float = 1.0,
+) -> list[Candidate]:
+    """Reciprocal rank fusion: ``sum(weight / (rrf_k + rank))`` over the lists a chunk is in.
+
+    Rank fusion needs no calibration between cosine similarities and BM25 scores, which live on
+    unrelated scales.
+    """
+    candidates: dict[tuple[str, int], Candidate] = {}
+    for rank, (chunk, similarity) in enumerate(dense, start=1):
+        cand = candidates.setdefault((chunk.article_id, chunk.index), Candidate(chunk))
+        cand.dense_score = similarity
+        cand.score += 1.0 / (rrf_k + rank)
+        cand.sources.add("dense")
+    for rank, hit in enumerate(lexical, start=1):
+        key = (hit.chunk.article_id, hit.chunk.index)
+        cand = candidates.setdefault(key, Candidate(hit.chunk))
+        cand.lexical_score = hit.score
+        cand.score += lexical_weight / (rrf_k + rank)
+        cand.sources.add("lexical")
+    return sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+
+
+def diversify(candidates: Sequence[Candidate], *, per_article: int, limit: int) -> list[Candidate]:
+    """Keep the best-ranked candidates, at most ``per_article`` from one article.
+
+    Chunks of one article that overlap (they share the overlap sentences) would quote the same
+    text twice, so a chunk overlapping one already chosen is skipped.
+    """
+    chosen: list[Candidate] = []
+    taken: dict[str, list[Chunk]] = {}
+    for cand in candidates:
+        same_article = taken.setdefault(cand.chunk.article_id, [])
+        if len(same_article) >= per_article:
+            continue
+        if any(c.start < cand.chunk.end and cand.chunk.start < c.end for c in same_article):
+            continue
+        same_article.append(cand.chunk)
+        chosen.append(cand)
+        if len(chosen) >= limit:
+            break
+    return chosen
