@@ -1,0 +1,1 @@
+"""Ingestion: fetch (safe HTTP), extract (HTML/PDF/text/Markdown -> Article), sources, chunk."""

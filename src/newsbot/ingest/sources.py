@@ -1,0 +1,217 @@
+"""Sources of articles: a URL, a file, or a JSON Lines file of many articles.
+
+:func:`iter_articles` yields ``(origin, Article | IngestError)`` pairs: a bad source, or a bad
+line of a JSON Lines file, is reported and the rest carries on. Only :class:`IngestError`
+(and subclasses) come out of here; library exceptions are wrapped with a readable message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from newsbot.config import IngestSettings
+from newsbot.errors import IngestError
+from newsbot.ingest.extract import article_from_bytes, article_from_text, normalise_date
+from newsbot.ingest.fetch import fetch_url
+from newsbot.models import Article
+
+_log = logging.getLogger(__name__)
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+_READ_CHUNK = 1024 * 1024
+
+
+def is_url(source: str) -> bool:
+    """Whether ``source`` is a URL (``scheme://...``) rather than a file path.
+
+    Any scheme counts, so that ``ftp://...`` gets a clear "only http and https" error from the
+    fetcher instead of "no such file".
+    """
+    return bool(_URL_SCHEME.match(source.strip()))
+
+
+def iter_articles(
+    source: str, settings: IngestSettings
+) -> Iterator[tuple[str, Article | IngestError]]:
+    """Yield the articles of a source, each with where it came from.
+
+    Args:
+        source: an http(s) URL; a ``.jsonl`` / ``.jsonl.gz`` file of articles (one JSON object
+            per line with ``text`` and optional ``title``, ``url``, ``published``, ``source``,
+            ``id``); or an HTML, PDF, text or Markdown file.
+        settings: fetch and size limits.
+
+    Yields:
+        ``(origin, article_or_error)``: the origin is ``source`` as given, or ``"source:LINE"``
+        (1-based) for a line of a JSON Lines file. Errors are yielded, not raised.
+    """
+    try:
+        if is_url(source):
+            yield source, _from_url(source, settings)
+            return
+        path = Path(source).expanduser()
+        if path.name.lower().endswith(_JSONL_SUFFIXES):
+            yield from _from_jsonl(source, path, settings)
+            return
+        yield source, _from_file(source, path, settings)
+    except IngestError as error:
+        yield source, error
+    except Exception as error:  # the caller reports errors; it must never see a traceback
+        _log.exception("unexpected error reading %s", source)
+        yield source, IngestError(f"cannot read {source}: unexpected {type(error).__name__}")
+
+
+def _from_url(url: str, settings: IngestSettings) -> Article:
+    fetched = fetch_url(url, settings)
+    return article_from_bytes(
+        fetched.content,
+        name=fetched.filename,
+        content_type=fetched.content_type,
+        url=fetched.url,
+    )
+
+
+def _from_file(source: str, path: Path, settings: IngestSettings) -> Article:
+    size = _checked_size(source, path)
+    if size > settings.max_bytes:
+        raise IngestError(
+            f"cannot read {source}: the file is too large "
+            f"({size:,} bytes, the limit is {settings.max_bytes:,})"
+        )
+    try:
+        with path.open("rb") as file:
+            data = file.read(settings.max_bytes + 1)
+    except OSError as error:
+        raise IngestError(f"cannot read {source}: {_os_reason(error)}") from None
+    if len(data) > settings.max_bytes:  # it grew since stat()
+        raise IngestError(f"cannot read {source}: the file is too large")
+    if not data.strip():
+        raise IngestError(f"no text in {source}: the file is empty")
+    return article_from_bytes(data, name=path.name)
+
+
+def _checked_size(source: str, path: Path) -> int:
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise IngestError(f"cannot read {source}: {_os_reason(error)}") from None
+    if path.is_dir():
+        raise IngestError(f"cannot read {source}: it is a directory")
+    if not path.is_file():
+        raise IngestError(f"cannot read {source}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise IngestError(f"cannot read {source}: permission denied")
+    return stat.st_size
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, IsADirectoryError):
+        return "it is a directory"
+    return (error.strerror or type(error).__name__).lower()
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Lines
+# --------------------------------------------------------------------------------------------
+
+
+def _from_jsonl(
+    source: str, path: Path, settings: IngestSettings
+) -> Iterator[tuple[str, Article | IngestError]]:
+    _checked_size(source, path)
+    try:
+        raw = _open_binary(path)
+    except OSError as error:
+        raise IngestError(f"cannot read {source}: {_os_reason(error)}") from None
+    with raw:
+        try:
+            for number, line in _lines(raw, settings.max_bytes):
+                origin = f"{source}:{number}"
+                if line is None:
+                    yield (
+                        origin,
+                        IngestError(
+                            f"line {number} is too long (over {settings.max_bytes:,} bytes)"
+                        ),
+                    )
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    yield origin, _article_from_record(line, number)
+                except IngestError as error:
+                    yield origin, error
+        except (OSError, EOFError, zlib.error) as error:
+            # A truncated or corrupt gzip stream, or a read error, ends the file.
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise IngestError(f"cannot read {source}: {reason}") from None
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # closed by the caller's with block
+    return path.open("rb")
+
+
+def _lines(raw: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(line number, line)``; a line longer than ``limit`` comes as None, unread."""
+    number = 0
+    while True:
+        line = raw.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip the rest of the oversized line
+                rest = raw.readline(_READ_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, line
+
+
+def _article_from_record(line: bytes, number: int) -> Article:
+    try:
+        record = json.loads(line)
+    except UnicodeDecodeError:
+        raise IngestError(f"line {number} is not valid UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise IngestError(f"line {number} is not valid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise IngestError(f"line {number} is not a JSON object")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise IngestError(f"line {number} has no text")
+    url = _field(record, "url")
+    return article_from_text(
+        text,
+        title=_field(record, "title"),
+        url=url,
+        outlet=_field(record, "source"),
+        published=normalise_date(_field(record, "published")),
+        author=_field(record, "author"),
+        article_id=_field(record, "id"),
+    )
+
+
+def _field(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | str):
+        text = str(value).strip()
+        return text or None
+    return None
