@@ -6,15 +6,17 @@ nothing here reads the environment at import time.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -28,7 +30,12 @@ def _default_store_path() -> Path:
     return Path(data_home) / "newsbot" / "store"
 
 
-class TelegramSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramSettings(_Section):
     token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     admins: list[int] = Field(
         default_factory=list, description="Telegram user ids allowed to manage articles."
@@ -41,7 +48,7 @@ class TelegramSettings(BaseModel):
     )
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     path: Path = Field(
         default_factory=_default_store_path,
         description="Directory of the embedded Chroma store (used when `url` is not set).",
@@ -70,7 +77,7 @@ class StoreSettings(BaseModel):
         return value
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Section):
     allow_private_urls: bool = Field(
         False,
         description="Allow URLs that resolve to loopback/private/link-local addresses.",
@@ -85,7 +92,7 @@ class IngestSettings(BaseModel):
     )
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(_Section):
     model: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or local path. The default ships "
@@ -95,7 +102,7 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(32, gt=0, description="Texts encoded per batch.")
 
 
-class ChunkSettings(BaseModel):
+class ChunkSettings(_Section):
     max_tokens: int = Field(160, gt=16, description="Largest chunk, in model tokens (word pieces).")
     overlap_sentences: int = Field(
         1, ge=0, description="Sentences repeated at the start of the next chunk."
@@ -105,7 +112,7 @@ class ChunkSettings(BaseModel):
     )
 
 
-class SearchSettings(BaseModel):
+class SearchSettings(_Section):
     top_k: int = Field(5, gt=0, le=50, description="Passages in an answer.")
     candidates: int = Field(
         40, gt=0, description="Candidates taken from each of the dense and lexical sides."
@@ -164,6 +171,27 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {key} ({env}): {message}"
 
 
+def _describe_json_env() -> str | None:
+    """Name the ``NEWSBOT_*`` variable whose value should be JSON but is not."""
+    for name, value in os.environ.items():
+        parts = name.lower().removeprefix("newsbot_").split("__")
+        if (
+            not name.startswith("NEWSBOT_")
+            or len(parts) != 2
+            or parts[0] not in Settings.model_fields
+        ):
+            continue
+        section = Settings.model_fields[parts[0]].annotation
+        field = getattr(section, "model_fields", {}).get(parts[1])
+        if field is None or getattr(field.annotation, "__origin__", None) not in (list, dict):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            return f"invalid setting {'.'.join(parts)} ({name}): expected JSON, e.g. [111, 222]"
+    return None
+
+
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Build the settings.
 
@@ -193,5 +221,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         return settings_cls(**overrides)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    except SettingsError as error:  # a list/dict value in the environment that is not JSON
+        raise ConfigError(_describe_json_env() or str(error).splitlines()[0]) from None
     except (OSError, ValueError) as error:  # unreadable or malformed TOML
         raise ConfigError(f"cannot read config file {path}: {error}") from None

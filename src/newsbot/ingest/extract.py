@@ -509,7 +509,8 @@ def _from_html(data: bytes, *, url: str | None, described: str) -> Article:
     raw = getattr(document, "text", None) if document is not None else None
     # trafilatura puts one paragraph per line; a blank line between them keeps them apart.
     text = clean_text(_paragraphs((raw or "").split("\n")))
-    if not text:
+    if not _has_prose(text):
+        # A section front, a login wall, a page of links: what is left is navigation.
         raise IngestError(f"no article text found in {described}")
     title = _clean_title(getattr(document, "title", None))
     if title is None:
@@ -522,6 +523,14 @@ def _from_html(data: bytes, *, url: str | None, described: str) -> Article:
         published=normalise_date(getattr(document, "date", None)),
         author=_clean_title(getattr(document, "author", None)),
     )
+
+
+_MIN_PROSE_WORDS = 10
+
+
+def _has_prose(text: str) -> bool:
+    """Whether ``text`` holds at least one paragraph that reads like a sentence, not a link."""
+    return any(len(paragraph.split()) >= _MIN_PROSE_WORDS for paragraph in text.split("\n"))
 
 
 def _paragraphs(lines: Iterable[str]) -> str:
@@ -556,7 +565,9 @@ def _from_pdf(data: bytes, *, url: str | None, described: str) -> Article:
         raise IngestError(f"no text in {described}: the PDF has no extractable text (a scan?)")
     title = _clean_title(meta_title) if isinstance(meta_title, str) else None
     if not title or title.lower() in {"untitled", "microsoft word"}:
-        title = _shorten(text.split("\n", 1)[0], _MAX_TITLE_LINE)
+        # The first line as printed: after unwrapping, text's first line is a paragraph.
+        first_line = next(line for page in pages for line in page.split("\n") if line.strip())
+        title = _shorten(clean_text(first_line), _MAX_TITLE_LINE)
     return Article(
         text=text,
         title=title,

@@ -1,0 +1,234 @@
+"""The library end to end: the real model and a real embedded Chroma in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from newsbot.config import Settings
+from newsbot.errors import ArticleNotFoundError, ModelMismatchError
+from newsbot.index.embedder import Embedder
+from newsbot.library import Library, normalise_url
+from newsbot.models import Article, IngestStatus
+from tests.conftest import FIXTURES
+
+SAMPLE_URL = "https://www.voanews.com/a/massoud-vows-to-fight-on/6214433.html"
+
+
+def sample_article(text: str, **changes: str) -> Article:
+    fields = {
+        "text": text,
+        "title": "Massoud Vows to Fight on as Taliban Claims Victory Over Resistance",
+        "url": SAMPLE_URL,
+        "outlet": "VOA",
+        "published": "2021-09-06",
+        "author": "Ayesha Tanzeem",
+    }
+    fields.update(changes)
+    return Article(**fields)  # type: ignore[arg-type]
+
+
+def filler_articles(count: int) -> list[Article]:
+    topics = ["wheat harvest", "copper prices", "central bank rates", "oil output", "shipping"]
+    return [
+        Article(
+            text=f"Report {i} on {topics[i % 5]}. Traders said volumes in week {i} rose by {i % 7} "
+            f"percent compared with the previous week. Analysts expect {topics[(i + 1) % 5]} "
+            "to stay volatile.",
+            title=f"Market report {i}",
+            outlet="Wire",
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def stocked(library: Library, sample_text: str) -> Library:
+    result = library.add_article(sample_article(sample_text), origin="sample")
+    assert result.status is IngestStatus.ADDED
+    results = list(library.add_articles((f"f{i}", a) for i, a in enumerate(filler_articles(30))))
+    assert all(r.status is IngestStatus.ADDED for r in results)
+    return library
+
+
+def test_add_records_registry_entry(library: Library, sample_text: str) -> None:
+    result = library.add_article(sample_article(sample_text), origin="sample", added_by="tg:42")
+    assert result.status is IngestStatus.ADDED and result.chunks >= 2
+    (record,) = library.list_articles()
+    assert record.article_id == result.article_id
+    assert record.title.startswith("Massoud Vows")
+    assert (record.url, record.outlet, record.published) == (SAMPLE_URL, "VOA", "2021-09-06")
+    assert record.added_by == "tg:42" and record.added_at.startswith("20")
+    assert record.chunks == result.chunks
+    stats = library.stats()
+    assert (stats.articles, stats.chunks) == (1, result.chunks)
+    assert stats.model == "all-MiniLM-L6-v2" and "embedded Chroma" in stats.store
+
+
+def test_answers_with_exact_quotes_and_sources(stocked: Library, sample_text: str) -> None:
+    questions = [json.loads(line) for line in (FIXTURES / "sample_questions.jsonl").open()]
+    assert len(questions) >= 10
+    hits = 0
+    for item in questions:
+        answer = stocked.ask(item["question"], top_k=3)
+        assert answer.answered, item["question"]
+        for passage in answer.passages:
+            quote = passage.quote
+            article = passage.passage.article
+            if article.title.startswith("Massoud"):
+                # Every quote shown is an exact substring of the article, at its offsets.
+                assert sample_text[quote.start : quote.end] == quote.text
+                assert quote.highlight in quote.text and quote.highlight.strip()
+                assert (
+                    passage.passage.chunk.text
+                    == sample_text[passage.passage.chunk.start : passage.passage.chunk.end]
+                )
+            assert quote.text in passage.passage.chunk.text
+        if any(item["answer"].lower() in p.quote.text.lower() for p in answer.passages):
+            hits += 1
+    # The sample questions are answerable from the sample: most answers appear in a top-3 quote.
+    assert hits / len(questions) >= 0.8, f"{hits}/{len(questions)}"
+
+
+def test_top_answer_for_the_headline_question(stocked: Library) -> None:
+    answer = stocked.ask("Who took control of the Panjshir valley?")
+    top = answer.passages[0]
+    assert top.passage.article.url == SAMPLE_URL
+    assert top.passage.article.outlet == "VOA" and top.passage.article.published == "2021-09-06"
+    assert "Taliban" in top.quote.highlight
+
+
+def test_nothing_found_for_off_topic_questions(stocked: Library) -> None:
+    for question in [
+        "How long should I boil an egg for a soft yolk?",
+        "What is the time complexity of quicksort?",
+        "🙂🙂🙂",
+        "   ",
+        "?!",
+    ]:
+        assert not stocked.ask(question).answered, question
+
+
+def test_empty_library_answers_nothing(library: Library) -> None:
+    answer = library.ask("Who took control of the Panjshir valley?")
+    assert not answer.answered and answer.passages == []
+
+
+def test_duplicates_by_url_and_by_text(library: Library, sample_text: str) -> None:
+    first = library.add_article(sample_article(sample_text), origin="a")
+    # Same URL with tracking parameters, fragment and trailing slash.
+    again = library.add_article(
+        sample_article(sample_text, url=SAMPLE_URL + "/?utm_source=x#top"), origin="b"
+    )
+    assert again.status is IngestStatus.DUPLICATE and again.article_id == first.article_id
+    # Same text (different case and spacing) at another URL.
+    reworded = "  ".join(sample_text.upper().split())
+    copy = library.add_article(sample_article(reworded, url="https://mirror.example/x"), origin="c")
+    assert copy.status is IngestStatus.DUPLICATE and copy.article_id == first.article_id
+    assert library.stats().articles == 1
+    assert library.stats().chunks == first.chunks
+
+
+def test_duplicates_inside_one_batch(library: Library) -> None:
+    articles = filler_articles(5)
+    items = [(str(i), a) for i, a in enumerate(articles + articles[:2])]
+    statuses = [r.status for r in library.add_articles(items)]
+    assert statuses == [IngestStatus.ADDED] * 5 + [IngestStatus.DUPLICATE] * 2
+    assert library.stats().articles == 5
+
+
+def test_changed_text_replaces_old_chunks(library: Library, sample_text: str) -> None:
+    first = library.add_article(sample_article(sample_text), origin="a")
+    correction = (
+        "Correction: the valley was retaken by resistance fighters on Tuesday, officials said."
+    )
+    updated = library.add_article(sample_article(correction), origin="a")
+    assert updated.status is IngestStatus.UPDATED
+    assert updated.article_id == first.article_id
+    assert library.stats().chunks == updated.chunks == 1
+    assert library.lexical.count() == 1
+    answer = library.ask("Who retook the valley?")
+    assert [p.quote.text for p in answer.passages] == [correction]
+    (record,) = library.list_articles()
+    assert record.chunks == 1
+
+
+def test_remove_deletes_article_and_chunks(stocked: Library) -> None:
+    (record,) = [r for r in stocked.list_articles() if r.url == SAMPLE_URL]
+    before = stocked.stats()
+    removed = stocked.remove(record.article_id)
+    assert removed.article_id == record.article_id
+    after = stocked.stats()
+    assert after.articles == before.articles - 1
+    assert after.chunks == before.chunks - record.chunks
+    assert stocked.lexical.count() == after.chunks
+    answer = stocked.ask("Who took control of the Panjshir valley?")
+    assert all(p.passage.article.article_id != record.article_id for p in answer.passages)
+    with pytest.raises(ArticleNotFoundError):
+        stocked.remove(record.article_id)
+
+
+def test_persistence_and_lexical_rebuild(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        lexical_path = Path(library.lexical.path)
+    # The lexical index is derived data: delete it and it is rebuilt from Chroma on open.
+    lexical_path.unlink()
+    for extra in lexical_path.parent.glob(lexical_path.name + "-*"):
+        extra.unlink()
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.lexical.count() == added.chunks
+        hits = library.lexical.search("Zabiullah Mujahid", 5)
+        assert hits and "Mujahid" in hits[0].chunk.text
+        assert library.ask("What did Zabiullah Mujahid say?").answered
+
+
+def test_stale_lexical_index_is_rebuilt(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_article(sample_article(sample_text), origin="a")
+        library.lexical.clear()  # as if another process changed the store meanwhile
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.lexical.count() == library.stats().chunks > 0
+
+
+def test_index_refuses_another_model(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_article(sample_article(sample_text), origin="a")
+    other = settings.model_copy(
+        update={
+            "embedding": settings.embedding.model_copy(update={"model": "paraphrase-MiniLM-L3-v2"})
+        }
+    )
+    with pytest.raises(ModelMismatchError, match="all-MiniLM-L6-v2"):
+        Library.open(other)
+
+
+def test_hybrid_finds_exact_names_dense_misses(library: Library) -> None:
+    articles = [
+        *filler_articles(40),
+        Article(
+            text="The shipment, code-named XR-7734, left the port of Gdansk on Friday. "
+            "Officials declined to say what it carried.",
+            title="Mystery cargo leaves port",
+            outlet="Wire",
+        ),
+    ]
+    list(library.add_articles((str(i), a) for i, a in enumerate(articles)))
+    answer = library.ask("Where did XR-7734 leave from?")
+    assert "Gdansk" in answer.passages[0].quote.text
+
+
+def test_normalise_url() -> None:
+    assert (
+        normalise_url("HTTP://Example.COM:80/a/b/?utm_source=x&id=3#frag")
+        == "https://example.com/a/b?id=3"
+    )
+    assert normalise_url("https://example.com") == "https://example.com/"
