@@ -177,8 +177,8 @@ _MONTHS = {
     )
     for name in names
 }
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ]\d)")
-_ISO_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:$|T\d)")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[t ]\d)")
+_ISO_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:$|t\d)")
 _YMD_SLASH = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})\b")
 _MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
@@ -440,6 +440,9 @@ def _ascii_head(head: bytes) -> bytes:
     return head.removeprefix(codecs.BOM_UTF8)
 
 
+_PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+
+
 def _decode(data: bytes, described: str) -> str:
     """Decode text: a BOM, else UTF-8, else what charset-normalizer finds; binary is refused."""
     for bom, codec in (
@@ -462,9 +465,26 @@ def _decode(data: bytes, described: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise IngestError(f"unsupported file type: {described} is binary data, not text")
+    # Single-byte code pages often tie (cp1250, cp1252, cp1257 read Western text equally
+    # "well"); on a tie, the Windows Western code page is by far the most likely.
+    for preferred in _PREFERRED_ENCODINGS:
+        tie = next(
+            (
+                match
+                for match in matches
+                if match.encoding == preferred
+                and match.percent_chaos <= best.percent_chaos
+                and match.percent_coherence >= best.percent_coherence
+            ),
+            None,
+        )
+        if tie is not None:
+            best = tie
+            break
     text = str(best)
     if _looks_binary(text):
         raise IngestError(f"unsupported file type: {described} is binary data, not text")

@@ -1,0 +1,231 @@
+"""The command line, in process (typer's runner) and once as a real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsbot.cli import app
+from tests.conftest import FIXTURES, SAMPLE
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(path))
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def jsonl(tmp_path: Path) -> Path:
+    path = tmp_path / "dump.jsonl"
+    lines = [
+        {
+            "title": "Grain exports rise",
+            "text": "Wheat exports from the port rose 12 percent in May, traders said.",
+            "source": "Wire",
+            "published": "2024-06-01",
+            "extra": [1],
+        },
+        "{not json",
+        {
+            "id": "custom-1",
+            "text": "The city council approved a new tram line to the airport on Tuesday.",
+        },
+        {"title": "Empty", "text": "   "},
+    ]
+    path.write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
+    code, out, err = invoke(
+        "ingest",
+        str(SAMPLE),
+        str(jsonl),
+        str(FIXTURES / "html" / "daily-herald-bridge.html"),
+        "missing.pdf",
+        "--json",
+    )
+    assert code == 1, err  # some sources failed: exit 1 after doing all the others
+    results = json.loads(out)
+    by_source = {r["source"]: r for r in results}
+    assert set(results[0]) == {"source", "status", "article_id", "title", "chunks", "error"}
+    assert by_source[str(SAMPLE)]["status"] == "added"
+    assert by_source[f"{jsonl}:1"]["status"] == "added"
+    assert by_source[f"{jsonl}:2"]["status"] == "failed" and by_source[f"{jsonl}:2"]["error"]
+    assert by_source[f"{jsonl}:3"]["article_id"] == "custom-1"
+    assert by_source[f"{jsonl}:4"]["status"] == "failed"
+    assert by_source["missing.pdf"]["status"] == "failed"
+    assert "missing.pdf" in by_source["missing.pdf"]["error"]
+    html = by_source[str(FIXTURES / "html" / "daily-herald-bridge.html")]
+    assert html["status"] == "added" and html["chunks"] >= 1
+
+    code, out, _ = invoke("ingest", str(SAMPLE), "--json")
+    assert code == 0 and json.loads(out)[0]["status"] == "duplicate"
+
+    code, out, _ = invoke(
+        "ask", "Who took control of the Panjshir valley?", "--json", "--top-k", "2"
+    )
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["question"] == "Who took control of the Panjshir valley?"
+    assert answer["answered"] is True and 1 <= len(answer["passages"]) <= 2
+    first = answer["passages"][0]
+    assert set(first) == {
+        "rank",
+        "article_id",
+        "title",
+        "url",
+        "source",
+        "published",
+        "quote",
+        "text",
+        "score",
+    }
+    assert first["rank"] == 1 and first["quote"] in first["text"]
+    assert first["quote"] in SAMPLE.read_text(encoding="utf-8")
+
+    code, out, _ = invoke("ask", "Who took control of the Panjshir valley?")
+    assert code == 0 and "Panjshir" in out and "“" in out
+
+    code, out, _ = invoke("ask", "How do I bake sourdough bread at home?")
+    assert code == 0 and "Nothing in the library answers" in out
+
+    code, out, _ = invoke("list", "--json")
+    listed = json.loads(out)
+    assert code == 0 and len(listed) == 4
+    assert set(listed[0]) == {
+        "article_id",
+        "title",
+        "url",
+        "source",
+        "published",
+        "added_at",
+        "chunks",
+    }
+    grain = next(r for r in listed if r["title"] == "Grain exports rise")
+    assert (grain["source"], grain["published"]) == ("Wire", "2024-06-01")
+
+    code, out, _ = invoke("stats", "--json")
+    stats = json.loads(out)
+    assert code == 0 and stats["articles"] == 4 and stats["chunks"] >= 4
+    assert stats["model"] == "all-MiniLM-L6-v2" and str(store) in stats["store"]
+
+    code, out, _ = invoke("remove", "custom-1")
+    assert code == 0 and "custom-1" in out
+    code, _, err = invoke("remove", "custom-1")
+    assert code == 1 and "no article with id" in err
+    code, out, _ = invoke("stats", "--json")
+    assert json.loads(out)["articles"] == 3
+
+
+def test_ask_questions_file(store: Path, tmp_path: Path) -> None:
+    assert invoke("ingest", str(SAMPLE))[0] == 0
+    questions = tmp_path / "questions.txt"
+    questions.write_text(
+        "Who took control of the Panjshir valley?\n\nWhat is the boiling point of mercury?\n",
+        encoding="utf-8",
+    )
+    code, out, _ = invoke("ask", "--questions", str(questions), "--json")
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["answered"] for a in answers] == [True, False]
+    assert answers[1]["passages"] == []
+
+
+def test_usage_and_config_errors(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert invoke("ask")[0] == 2
+    assert invoke("frobnicate")[0] == 2
+    monkeypatch.setenv("NEWSBOT_SEARCH__TOP_K", "lots")
+    code, _, err = invoke("stats")
+    assert code == 1
+    assert "search.top_k" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = (FIXTURES / "html" / "coastal-times-storm.html").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def page_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/news/storm.html"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_ingest_refused_then_allowed(
+    store: Path, page_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = invoke("ingest", page_url, "--json")
+    assert code == 1
+    (refused,) = json.loads(out)
+    assert refused["status"] == "failed" and "127.0.0.1" in refused["error"]
+    assert invoke("stats", "--json")[1].count('"articles": 0') == 1
+
+    monkeypatch.setenv("NEWSBOT_INGEST__ALLOW_PRIVATE_URLS", "true")
+    code, out, err = invoke("ingest", page_url, "--json")
+    assert code == 0, err
+    (added,) = json.loads(out)
+    assert added["status"] == "added"
+    listed = json.loads(invoke("list", "--json")[1])
+    assert listed[0]["url"] == page_url
+
+
+def test_console_script_and_module(tmp_path: Path) -> None:
+    env = {**os.environ, "NEWSBOT_STORE__PATH": str(tmp_path / "store")}
+    script = shutil.which("newsbot", path=str(Path(sys.executable).parent))
+    assert script, "the newsbot console script is installed beside the interpreter"
+    ingest = subprocess.run(
+        [script, "ingest", str(SAMPLE)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "added" in ingest.stdout and "Loading weights" not in ingest.stderr
+    ask = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsbot",
+            "ask",
+            "What did Massoud say about his forces?",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ask.returncode == 0, ask.stderr
+    assert json.loads(ask.stdout)["answered"] is True
