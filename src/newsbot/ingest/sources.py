@@ -8,6 +8,7 @@ line of a JSON Lines file, is reported and the rest carries on. Only :class:`Ing
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from newsbot.config import IngestSettings
 from newsbot.errors import IngestError
@@ -27,6 +28,7 @@ _log = logging.getLogger(__name__)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 _READ_CHUNK = 1024 * 1024
+_Binary = gzip.GzipFile | io.BufferedReader
 
 
 def is_url(source: str) -> bool:
@@ -159,13 +161,13 @@ def _from_jsonl(
             raise IngestError(f"cannot read {source}: {reason}") from None
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> _Binary:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rb")  # closed by the caller's with block
     return path.open("rb")
 
 
-def _lines(raw: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+def _lines(raw: _Binary, limit: int) -> Iterator[tuple[int, bytes | None]]:
     """Yield ``(line number, line)``; a line longer than ``limit`` comes as None, unread."""
     number = 0
     while True:
