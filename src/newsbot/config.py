@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +47,57 @@ class TelegramSettings(_Section):
     base_file_url: str = Field(
         "https://api.telegram.org/file/bot", description="Bot API base URL for file downloads."
     )
+    webhook_url: str | None = Field(
+        None,
+        description="Public HTTPS URL Telegram posts updates to, e.g. "
+        "https://bot.example.com/telegram. When set the bot runs in webhook mode, else it "
+        "uses long polling.",
+    )
+    webhook_listen: str = Field(
+        "127.0.0.1", description="Address the webhook server binds (behind a reverse proxy)."
+    )
+    webhook_port: int = Field(8080, gt=0, lt=65536, description="Port of the webhook server.")
+    webhook_path: str = Field(
+        "telegram", description="URL path the webhook server listens on (no leading slash)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret token Telegram sends in X-Telegram-Bot-Api-Secret-Token; requests "
+        "without it are refused. 1-256 characters A-Z a-z 0-9 _ -.",
+    )
+    questions_per_minute: int = Field(
+        10, ge=0, description="Questions one user may ask per minute (0: no limit; admins exempt)."
+    )
+    max_question_length: int = Field(
+        500, gt=0, le=4096, description="Longest question accepted, in characters."
+    )
+    page_size: int = Field(
+        3, gt=0, le=5, description="Excerpts per answer message; the More button shows the next."
+    )
+    max_passages: int = Field(
+        9, gt=0, le=30, description="Excerpts fetched per question, over all pages."
+    )
+    inline_results: int = Field(
+        5, gt=0, le=20, description="Excerpts offered as results of an inline query."
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram only posts to HTTPS)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
 
 class StoreSettings(_Section):
