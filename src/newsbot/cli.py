@@ -251,6 +251,28 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")
         )
 
 
+@app.command()
+def run() -> None:
+    """Run the Telegram bot until SIGINT/SIGTERM (long polling, or a webhook if configured)."""
+    settings = _settings()
+    token = settings.telegram.token
+    if token is None or not token.get_secret_value().strip():
+        raise _fail(
+            "no bot token: set NEWSBOT_TELEGRAM__TOKEN (or token in [telegram] of config.toml) "
+            "to the token from @BotFather"
+        )
+    # A running bot reports what it does; the request loggers stay at WARNING (token in URLs).
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    _configure_logging(logging.getLogger().level)
+    from newsbot.bot import run_bot
+
+    try:
+        run_bot(settings)
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+
+
 def main() -> None:
     """Console entry point: domain and config errors become one line on stderr."""
     try:

@@ -1,0 +1,190 @@
+"""The application factory and its lifecycle: build, start (polling or webhook), shut down.
+
+Settings are passed in; nothing is read at import. The library is opened once in
+``post_init`` (or handed in by the caller, who then owns it) and closed in ``post_shutdown``
+after the library calls still running have finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from newsbot.bot import handlers
+from newsbot.bot.access import Admins, QuestionRateLimiter
+from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
+from newsbot.config import Settings
+from newsbot.errors import ConfigError
+from newsbot.library import Library
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = (
+    "no Telegram bot token: set NEWSBOT_TELEGRAM__TOKEN (or token in the [telegram] section "
+    "of config.toml) to the token @BotFather gave you"
+)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+SHUTDOWN_GRACE = 30.0  # seconds in-flight library calls get to finish on shutdown
+# Loggers that print request URLs, which carry the bot token, at INFO or DEBUG.
+TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
+
+
+def quiet_token_leaking_loggers() -> None:
+    """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token."""
+    for name in TOKEN_LEAKING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class PollingMode:
+    """Long polling with getUpdates (the default)."""
+
+
+@dataclass(frozen=True)
+class WebhookMode:
+    """Telegram posts updates to ``webhook_url``; a local server listens behind a proxy."""
+
+    listen: str
+    port: int
+    url_path: str
+    webhook_url: str
+    secret_token: str | None
+
+
+def run_mode(settings: Settings) -> PollingMode | WebhookMode:
+    """Webhook mode when ``telegram.webhook_url`` is set, else long polling."""
+    telegram = settings.telegram
+    if not telegram.webhook_url:
+        return PollingMode()
+    return WebhookMode(
+        listen=telegram.webhook_listen,
+        port=telegram.webhook_port,
+        url_path=telegram.webhook_path.strip("/"),
+        webhook_url=telegram.webhook_url,
+        secret_token=(
+            telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None
+        ),
+    )
+
+
+def build_application(settings: Settings, library: Library | None = None) -> NewsApplication:
+    """Build the bot.
+
+    Args:
+        settings: the configuration (token, base URLs, admins, limits).
+        library: an open library to use (tests); the caller closes it. When None, the
+            library is opened in ``post_init`` and closed in ``post_shutdown``.
+
+    Raises:
+        ConfigError: no token is configured.
+    """
+    telegram = settings.telegram
+    if telegram.token is None or not telegram.token.get_secret_value().strip():
+        raise ConfigError(NO_TOKEN)
+    quiet_token_leaking_loggers()
+    services = Services(
+        settings=settings,
+        library=library,
+        admins=Admins(telegram.admins),
+        limiter=QuestionRateLimiter(telegram.questions_per_minute),
+        owns_library=library is None,
+    )
+    application: NewsApplication = (
+        ApplicationBuilder()
+        .token(telegram.token.get_secret_value())
+        .base_url(telegram.base_url)
+        .base_file_url(telegram.base_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,
+            )
+        )
+        # Flood control (429) waits retry_after and retries instead of losing the message.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Answers ride along in the buttons; callback_data on the wire is a 64-byte key.
+        .arbitrary_callback_data(2048)
+        # Handlers share nothing mutable but the rate limiter (touched on the loop only), and
+        # the library is thread-safe: other users are answered while an ingest runs.
+        .concurrent_updates(True)
+        .context_types(ContextTypes(context=NewsContext, bot_data=BotData))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data.services = services
+    handlers.register(application, services.admins.ids)
+    return application
+
+
+def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    services = application.bot_data.services
+    if services is None:
+        raise RuntimeError("the application was not built with build_application()")
+    return services  # type: ignore[no-any-return]
+
+
+def _open_library(settings: Settings) -> Library:
+    library = Library.open(settings)
+    try:
+        _ = library.embedder  # load the model now, not on the first question
+    except BaseException:
+        library.close()
+        raise
+    return library
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services = _services(application)
+    if services.library is None:
+        log.info("opening the library")
+        services.library = await asyncio.to_thread(_open_library, services.settings)
+    await handlers.set_command_menus(application, services.admins.ids)
+    log.info("bot @%s is ready", application.bot.username)
+
+
+async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services = _services(application)
+    if services.inflight:
+        log.info("waiting for %d library call(s) to finish", len(services.inflight))
+        await asyncio.wait(set(services.inflight), timeout=SHUTDOWN_GRACE)
+    if services.owns_library and services.library is not None:
+        library, services.library = services.library, None
+        await asyncio.to_thread(library.close)
+        log.info("library closed")
+
+
+def run_bot(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook server when configured.
+
+    Raises:
+        ConfigError: no token, or webhook mode without python-telegram-bot's webhook extra.
+    """
+    mode = run_mode(settings)
+    if isinstance(mode, WebhookMode) and importlib.util.find_spec("tornado") is None:
+        raise ConfigError(
+            "webhook mode needs python-telegram-bot's webhooks extra: "
+            "pip install 'python-telegram-bot[webhooks]'"
+        )
+    application = build_application(settings)
+    if isinstance(mode, WebhookMode):
+        application.run_webhook(
+            listen=mode.listen,
+            port=mode.port,
+            url_path=mode.url_path,
+            webhook_url=mode.webhook_url,
+            secret_token=mode.secret_token,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)

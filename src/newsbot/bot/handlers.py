@@ -1,0 +1,599 @@
+"""Telegram handlers: parse the update, call the library off the event loop, render, reply.
+
+No retrieval or ingestion logic lives here; see :mod:`newsbot.library`. Every text sent is
+built by :mod:`newsbot.bot.render` (or is a constant without article text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    InvalidCallbackData,
+    MessageHandler,
+    filters,
+)
+
+from newsbot.bot import render
+from newsbot.bot.context import NewsContext
+from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
+from newsbot.models import Answer, IngestResult, IngestStatus
+
+log = logging.getLogger(__name__)
+
+USER_COMMANDS = [
+    BotCommand("ask", "Ask a question about the news"),
+    BotCommand("help", "What this bot does"),
+    BotCommand("start", "Start here"),
+]
+ADMIN_COMMANDS = [
+    BotCommand("add", "Add an article: a URL, pasted text or a reply"),
+    BotCommand("list", "List the articles: /list [page]"),
+    BotCommand("remove", "Remove an article: /remove <id>"),
+    BotCommand("stats", "Articles, passages, model and store"),
+]
+ADMIN_COMMAND_NAMES = [c.command for c in ADMIN_COMMANDS]
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
+LIST_PAGE_SIZE = 10
+TYPING_REFRESH = 4.5  # Telegram shows "typing" for 5 s
+_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+_ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
+
+UNAVAILABLE = "⚠️ The library is temporarily unavailable. Please try again in a few minutes."
+WENT_WRONG = "⚠️ Sorry, something went wrong while handling that. Please try again."
+REFUSED = "🔒 Sorry, only the bot's admins can {what}."
+ADD_USAGE = (
+    "<b>/add</b> takes:\n"
+    "• one or more URLs: <code>/add https://example.com/story</code>\n"
+    "• pasted text after the command (the first line is the title)\n"
+    "• a reply to a message whose text is the article, or to a document\n"
+    "You can also send me a document (HTML, PDF, TXT, Markdown, up to 20 MB)."
+)
+
+
+# --------------------------------------------------------------------------- callback data
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPage:
+    """A "More"/"Back" button: the answer and the page to show (kept in PTB's data cache)."""
+
+    answer: Answer
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPassage:
+    """A "full passage" button."""
+
+    answer: Answer
+    rank: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_private(message: Message) -> bool:
+    return message.chat.type == ChatType.PRIVATE
+
+
+def _added_by(update: Update) -> str | None:
+    user = update.effective_user
+    return f"telegram:{user.id}" if user else None
+
+
+def _command_rest(text: str | None) -> str:
+    """What follows the command: ``"/add Title\\nBody"`` -> ``"Title\\nBody"``."""
+    parts = (text or "").split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+@contextlib.asynccontextmanager
+async def typing(context: NewsContext, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing…" in the chat until the block ends."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as error:  # cosmetic: never fail the work for it
+                log.debug("chat action failed: %s", error)
+            await asyncio.sleep(TYPING_REFRESH)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def answer_keyboard(answer: Answer, page: int, page_size: int) -> InlineKeyboardMarkup | None:
+    """One "full passage" button per excerpt on the page, and Back/More to page."""
+    pages = render.page_count(answer, page_size)
+    passages = [
+        InlineKeyboardButton(f"📄 {item.rank}", callback_data=ShowPassage(answer, item.rank))
+        for item in render.page_items(answer, page, page_size)
+    ]
+    paging = []
+    if page > 0:
+        paging.append(InlineKeyboardButton("◀ Back", callback_data=ShowPage(answer, page - 1)))
+    if page < pages - 1:
+        paging.append(InlineKeyboardButton("More ▶", callback_data=ShowPage(answer, page + 1)))
+    rows = [row for row in (passages, paging) if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _reply(message: Message, text: str, **kwargs: object) -> Message:
+    """Reply in the chat; in groups as a reply to the message it answers."""
+    return await message.reply_text(text, do_quote=not _is_private(message), **kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- users
+
+
+async def start(update: Update, context: NewsContext) -> None:
+    """/start and /help: what the bot does and how many articles it knows."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None:
+        return
+    stats = await context.services.call(context.library.stats)
+    lines = [
+        "📰 <b>I answer questions about the news</b> with quoted excerpts from the articles "
+        f"in my library, each with its source. I know <b>{stats.articles}</b> "
+        f"article{'s' if stats.articles != 1 else ''}.",
+        "",
+        "• In a private chat, just send me your question.",
+        "• In a group, mention me, reply to one of my messages, or use /ask &lt;question&gt;.",
+        "• In any chat, type my username and a question to share an excerpt (inline mode).",
+        "",
+        "Under an answer, 📄 <i>n</i> shows the whole passage of excerpt <i>n</i>, and "
+        "<b>More</b> shows further excerpts.",
+    ]
+    if user is not None and user.id in context.services.admins:
+        lines += ["", "<b>Admin</b>: /add, /list [page], /remove &lt;id&gt;, /stats."]
+        if _is_private(message):
+            await _set_admin_commands(context, user.id)
+    await _reply(message, "\n".join(lines))
+
+
+async def ask_command(update: Update, context: NewsContext) -> None:
+    """/ask <question> (anywhere)."""
+    message = update.effective_message
+    if message is None:
+        return
+    question = _command_rest(message.text)
+    if not question.strip():
+        await _reply(message, "Ask like this: <code>/ask What happened in the valley?</code>")
+        return
+    await answer_question(update, context, question)
+
+
+async def private_text(update: Update, context: NewsContext) -> None:
+    """In a private chat any text is a question."""
+    message = update.effective_message
+    if message is not None:
+        await answer_question(update, context, message.text or "")
+
+
+def _addressed_question(message: Message, username: str, bot_id: int) -> str | None:
+    """The question of a group message addressed to the bot, or None for other chatter."""
+    text = message.text or ""
+    reply = message.reply_to_message
+    to_bot = bool(reply and reply.from_user and reply.from_user.id == bot_id)
+    mention = f"@{username}".lower()
+    for entity, value in message.parse_entities(
+        [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    ).items():
+        if (entity.type == MessageEntity.MENTION and value.lower() == mention) or (
+            entity.user is not None and entity.user.id == bot_id
+        ):
+            to_bot = True
+            if entity.type == MessageEntity.MENTION:
+                text = text.replace(value, " ")
+    return text if to_bot else None
+
+
+async def group_text(update: Update, context: NewsContext) -> None:
+    """In groups: answer an @mention or a reply to the bot; ignore other chatter."""
+    message = update.effective_message
+    if message is None:
+        return
+    question = _addressed_question(message, context.bot.username, context.bot.id)
+    if question is not None:
+        await answer_question(update, context, question)
+
+
+async def answer_question(update: Update, context: NewsContext, question: str) -> None:
+    """Check the question, ask the library off the event loop, reply with the first page."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    settings = context.services.settings.telegram
+    question = question.strip()
+    if len(question) > settings.max_question_length:
+        await _reply(
+            message,
+            f"That question is {len(question):,} characters long; please keep it under "
+            f"{settings.max_question_length} characters.",
+        )
+        return
+    if not any(ch.isalnum() for ch in question):
+        await _reply(
+            message,
+            "Ask me a question in words, for example: <i>Who leads the resistance?</i>",
+        )
+        return
+    if user.id not in context.services.admins:
+        wait = context.services.limiter.check(user.id)
+        if wait:
+            await _reply(
+                message,
+                f"⏳ You are asking faster than I can read. Please wait {int(wait) + 1} s.",
+            )
+            return
+    async with typing(context, message.chat_id):
+        answer = await context.services.call(
+            context.library.ask, question, top_k=settings.max_passages
+        )
+        if not answer.answered:
+            records = await context.services.call(context.library.list_articles)
+            text = render.nothing_found(question, len(records), [r.title for r in records[:3]])
+            await _reply(message, text)
+            return
+    await _reply(
+        message,
+        render.answer_page(answer, 0, settings.page_size),
+        reply_markup=answer_keyboard(answer, 0, settings.page_size),
+    )
+
+
+async def show_page(update: Update, context: NewsContext) -> None:
+    """The "More"/"Back" buttons: edit the answer to show another page."""
+    query = update.callback_query
+    if query is None or not isinstance(query.data, ShowPage):
+        return
+    page_size = context.services.settings.telegram.page_size
+    await query.answer()
+    try:
+        await query.edit_message_text(
+            render.answer_page(query.data.answer, query.data.page, page_size),
+            reply_markup=answer_keyboard(query.data.answer, query.data.page, page_size),
+        )
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():  # a double tap
+            raise
+    context.drop_callback_data(query)  # the old keyboard's buttons are now stale
+
+
+async def show_passage(update: Update, context: NewsContext) -> None:
+    """A 📄 button: send the whole passage the excerpt comes from."""
+    query = update.callback_query
+    if query is None or not isinstance(query.data, ShowPassage):
+        return
+    item = next((p for p in query.data.answer.passages if p.rank == query.data.rank), None)
+    await query.answer()
+    message = query.message
+    if item is None or not isinstance(message, Message):
+        return
+    await message.reply_text(render.passage_view(item), do_quote=True)
+
+
+async def stale_button(update: Update, context: NewsContext) -> None:
+    """A button whose data is gone (bot restarted, or an answer replaced by its next page)."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer("This button has expired. Please ask your question again.", show_alert=True)
+
+
+async def inline_query(update: Update, context: NewsContext) -> None:
+    """``@botname question`` in any chat: the top passages as inline results."""
+    query = update.inline_query
+    if query is None:
+        return
+    settings = context.services.settings.telegram
+    text = " ".join(query.query.split())[: settings.max_question_length]
+    if len(text) < 3 or not any(ch.isalnum() for ch in text):
+        await query.answer([], cache_time=10)
+        return
+    answer = await context.services.call(context.library.ask, text, top_k=settings.inline_results)
+    results = [
+        InlineQueryResultArticle(
+            id=f"{item.passage.chunk.chunk_id}"[:64],
+            title=render.inline_title(item),
+            description=render.inline_description(item),
+            input_message_content=InputTextMessageContent(
+                render.inline_message(answer, item),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            ),
+        )
+        for item in answer.passages
+    ]
+    await query.answer(results, cache_time=60)
+
+
+async def unknown_command(update: Update, context: NewsContext) -> None:
+    """A command the bot does not have: a short pointer to /help (in groups only if addressed)."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split(maxsplit=1)[0]
+    if not _is_private(message) and not command.lower().endswith(
+        f"@{context.bot.username}".lower()
+    ):
+        return  # meant for another bot, or for people
+    await _reply(message, "I don't know that command. /help lists what I can do.")
+
+
+# --------------------------------------------------------------------------- admins
+
+
+async def refuse(update: Update, context: NewsContext) -> None:
+    """A non-admin used an admin command or sent a document: refuse politely, change nothing."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.document is not None:
+        what = "add articles"
+    else:
+        command = (message.text or "").split(maxsplit=1)[0].split("@")[0]
+        what = f"use {render.esc(command)}"
+    await _reply(message, REFUSED.format(what=what))
+
+
+class _Status:
+    """One status message, edited as an ingest progresses."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.text = message.text_html or ""
+
+    async def show(self, text: str) -> None:
+        if text == self.text:
+            return
+        try:
+            await self.message.edit_text(text)
+            self.text = text
+        except BadRequest as error:
+            if "not modified" not in error.message.lower():
+                raise
+
+
+async def _ingest(
+    update: Update, context: NewsContext, message: Message, sources: list[str]
+) -> None:
+    status = _Status(
+        await _reply(message, render.ingest_report([], total=len(sources), done=False))
+    )
+    results: list[IngestResult] = []
+    async with typing(context, message.chat_id):
+        for source in sources:
+            results += await context.services.call(
+                lambda s=source: list(context.library.ingest([s], added_by=_added_by(update)))
+            )
+            if len(results) < len(sources):
+                await status.show(render.ingest_report(results, total=len(sources), done=False))
+    await status.show(render.ingest_report(results, total=len(results), done=True))
+
+
+async def _add_text(update: Update, context: NewsContext, message: Message, text: str) -> None:
+    status = _Status(await _reply(message, "⏳ Adding the pasted text…"))
+    async with typing(context, message.chat_id):
+        result = await context.services.call(
+            context.library.add_text, text, added_by=_added_by(update)
+        )
+    await status.show(render.ingest_report([result], total=1, done=True))
+
+
+async def _add_document(
+    update: Update, context: NewsContext, message: Message, document: Document
+) -> None:
+    name = document.file_name or "document"
+    if (document.file_size or 0) > MAX_DOWNLOAD_BYTES:
+        result = IngestResult(
+            name, IngestStatus.FAILED, error="file is larger than 20 MB, the limit for bots"
+        )
+        await _reply(message, render.ingest_report([result], total=1, done=True))
+        return
+    status = _Status(await _reply(message, f"⏳ Downloading {render.esc(name)}…"))
+    async with typing(context, message.chat_id):
+        telegram_file = await context.bot.get_file(document.file_id)
+        data = bytes(await telegram_file.download_as_bytearray(read_timeout=120))
+        await status.show(f"⏳ Reading {render.esc(name)}…")
+        result = await context.services.call(
+            context.library.add_file,
+            data,
+            name=name,
+            content_type=document.mime_type,
+            added_by=_added_by(update),
+        )
+    await status.show(render.ingest_report([result], total=1, done=True))
+
+
+async def add(update: Update, context: NewsContext) -> None:
+    """/add URL..., /add + pasted text, or /add as a reply to a text or a document."""
+    message = update.effective_message
+    if message is None:
+        return
+    rest = _command_rest(message.text)
+    reply = message.reply_to_message
+    if rest.strip():
+        tokens = rest.split()
+        if all(_URL.match(token) for token in tokens):
+            await _ingest(update, context, message, tokens)
+        else:
+            await _add_text(update, context, message, rest)
+    elif reply is not None and reply.document is not None:
+        await _add_document(update, context, message, reply.document)
+    elif reply is not None and (reply.text or reply.caption):
+        await _add_text(update, context, message, reply.text or reply.caption or "")
+    else:
+        await _reply(message, ADD_USAGE)
+
+
+async def upload(update: Update, context: NewsContext) -> None:
+    """A document from an admin (any in a private chat; with an /add caption in groups)."""
+    message = update.effective_message
+    if message is not None and message.document is not None:
+        await _add_document(update, context, message, message.document)
+
+
+async def list_command(update: Update, context: NewsContext) -> None:
+    """/list [page]: ids, titles, outlets and dates, newest first."""
+    message = update.effective_message
+    if message is None:
+        return
+    rest = _command_rest(message.text).strip()
+    page = int(rest) if rest.isdigit() else 1
+    records = await context.services.call(context.library.list_articles)
+    await _reply(message, render.article_list(records, page, LIST_PAGE_SIZE))
+
+
+async def remove(update: Update, context: NewsContext) -> None:
+    """/remove <id>."""
+    message = update.effective_message
+    if message is None:
+        return
+    article_id = _command_rest(message.text).strip()
+    if not article_id or " " in article_id:
+        await _reply(message, "Remove like this: <code>/remove ID</code> (ids are in /list).")
+        return
+    try:
+        record = await context.services.call(context.library.remove, article_id)
+    except ArticleNotFoundError:
+        await _reply(
+            message,
+            f"No article has the id <code>{render.esc(render.clip(article_id, 80))}</code>. "
+            "See /list.",
+        )
+        return
+    await _reply(message, render.removed(record))
+
+
+async def stats(update: Update, context: NewsContext) -> None:
+    """/stats: articles, passages, model, store."""
+    message = update.effective_message
+    if message is None:
+        return
+    result = await context.services.call(context.library.stats)
+    await _reply(message, render.stats_text(result))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+async def on_error(update: object, context: NewsContext) -> None:
+    """Log the error with its traceback, tell the user, keep running."""
+    error = context.error
+    if isinstance(error, StoreError):
+        log.warning("the store is unavailable: %s", error)
+        text = UNAVAILABLE
+    elif isinstance(error, NewsbotError):
+        log.warning("handler failed: %s", error)
+        text = f"⚠️ {render.esc(render.clip(str(error), 500))}"
+    else:
+        log.error("error while handling an update", exc_info=error)
+        text = WENT_WRONG
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(text)
+        except TelegramError as failure:  # e.g. the chat is gone; nothing more to do
+            log.warning("could not report the error to the user: %s", failure)
+    if isinstance(update, Update) and update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+async def _set_admin_commands(context: NewsContext, user_id: int) -> None:
+    try:
+        await context.bot.set_my_commands(
+            USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(user_id)
+        )
+    except TelegramError as error:
+        log.warning("could not set the admin command menu: %s", error)
+
+
+async def set_command_menus(application: Application, admins: frozenset[int]) -> None:
+    """User commands for everyone; admin commands too in each admin's private chat."""
+    await application.bot.set_my_commands(USER_COMMANDS)
+    for user_id in sorted(admins):
+        try:
+            await application.bot.set_my_commands(
+                USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(user_id)
+            )
+        except TelegramError as error:  # the admin has not started a chat with the bot yet
+            log.warning("admin %s: command menu not set (%s); it is set on /start", user_id, error)
+
+
+def register(application: Application, admins: frozenset[int]) -> None:
+    """Add every handler, in priority order, and the error handler."""
+    new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    admin = filters.User(user_id=admins, allow_empty=False)
+    document_for_bot = filters.Document.ALL & (private | filters.CaptionRegex(_ADD_CAPTION))
+
+    application.add_handlers(
+        [
+            CommandHandler(["start", "help"], start, filters=new),
+            CommandHandler("ask", ask_command, filters=new),
+            CommandHandler("add", add, filters=new & admin),
+            CommandHandler("list", list_command, filters=new & admin),
+            CommandHandler("remove", remove, filters=new & admin),
+            CommandHandler("stats", stats, filters=new & admin),
+            CommandHandler(ADMIN_COMMAND_NAMES, refuse, filters=new),
+            MessageHandler(new & admin & document_for_bot, upload),
+            MessageHandler(new & document_for_bot, refuse),
+            MessageHandler(new & filters.TEXT & ~filters.COMMAND & private, private_text),
+            MessageHandler(new & filters.TEXT & ~filters.COMMAND & groups, group_text),
+            MessageHandler(new & filters.COMMAND, unknown_command),
+            CallbackQueryHandler(show_page, pattern=ShowPage),
+            CallbackQueryHandler(show_passage, pattern=ShowPassage),
+            CallbackQueryHandler(stale_button),  # InvalidCallbackData and anything else
+            InlineQueryHandler(inline_query),
+        ]
+    )
+    application.add_error_handler(on_error)
+
+
+__all__ = [
+    "ADMIN_COMMANDS",
+    "USER_COMMANDS",
+    "InvalidCallbackData",
+    "ShowPage",
+    "ShowPassage",
+    "register",
+    "set_command_menus",
+]
