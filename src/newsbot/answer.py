@@ -19,6 +19,7 @@ MAX_QUOTE_CHARS = 420
 # best sentence alone is too short to stand on its own.
 NEIGHBOUR_MARGIN = 0.08
 SHORT_SENTENCE_CHARS = 80
+MIN_ANSWER_WORDS = 6
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -43,6 +44,7 @@ def select_quotes(
     similarities = vectors @ question_vector if len(sentences) else np.zeros(0)
 
     quotes: list[Quote] = []
+    highlighted: dict[str, list[tuple[int, int]]] = {}  # per article, absolute offsets
     offset = 0
     for chunk, spans in zip(chunks, spans_per_chunk, strict=True):
         scores = [
@@ -50,12 +52,28 @@ def select_quotes(
             for i, (a, b) in enumerate(spans)
         ]
         offset += len(spans)
-        quotes.append(_build_quote(chunk, spans, scores))
+        used = highlighted.setdefault(chunk.article_id, [])
+        quote = _build_quote(chunk, spans, scores, used)
+        used.append((quote.start + quote.highlight_start, quote.start + quote.highlight_end))
+        quotes.append(quote)
     return quotes
 
 
-def _build_quote(chunk: Chunk, spans: list[tuple[int, int]], scores: list[float]) -> Quote:
-    best = max(range(len(spans)), key=scores.__getitem__)
+def _build_quote(
+    chunk: Chunk, spans: list[tuple[int, int]], scores: list[float], used: list[tuple[int, int]]
+) -> Quote:
+    # Headlines, bylines and datelines are short and echo the question's topic; they make poor
+    # answers, so they are context at most, never the highlighted sentence. Nor is a sentence
+    # already highlighted for another passage of the same article (chunks share sentences).
+    def fresh(a: int, b: int) -> bool:
+        return not any(chunk.start + a < end and start < chunk.start + b for start, end in used)
+
+    eligible = [
+        i
+        for i, (a, b) in enumerate(spans)
+        if len(words(chunk.text[a:b])) >= MIN_ANSWER_WORDS and fresh(a, b)
+    ] or list(range(len(spans)))
+    best = max(eligible, key=scores.__getitem__)
     first = last = best
     while last - first + 1 < MAX_QUOTE_SENTENCES:
         length = spans[last][1] - spans[first][0]

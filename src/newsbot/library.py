@@ -371,9 +371,18 @@ class Library:
         if not dense or dense[0][1] < search.min_similarity:
             return Answer(question)
         lexical = self.lexical.search(question, search.candidates) if search.hybrid else []
-        fused = fuse(dense, lexical, rrf_k=search.rrf_k)
+        fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]
+        # Lexical-only candidates get their cosine from the stored vectors, so one relevance
+        # floor applies to every passage: a keyword match alone does not make a passage an answer.
+        missing = [c.chunk for c in fused if c.dense_score is None]
+        vectors = self.store.chunk_vectors(missing)
+        for cand in fused:
+            vector = vectors.get(cand.chunk.chunk_id)
+            if cand.dense_score is None and vector is not None:
+                cand.dense_score = float(vector @ question_vector)
+        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.min_similarity]
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
-        candidates = diversify(fused, per_article=search.per_article, limit=limit * 2)
+        candidates = diversify(relevant, per_article=search.per_article, limit=limit * 2)
         records = self.store.get_records(list({c.chunk.article_id for c in candidates}))
         passages = [
             Passage(
@@ -386,6 +395,8 @@ class Library:
             for c in candidates
             if c.chunk.article_id in records
         ][:limit]
+        if not passages:
+            return Answer(question)
         quotes = select_quotes(
             question, question_vector, [p.chunk for p in passages], self.embedder.embed
         )

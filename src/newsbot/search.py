@@ -46,21 +46,34 @@ def fuse(
 
 
 def diversify(candidates: Sequence[Candidate], *, per_article: int, limit: int) -> list[Candidate]:
-    """Keep the best-ranked candidates, at most ``per_article`` from one article.
+    """Keep the best-ranked candidates, at most ``per_article`` from one article while others
+    are left; when too few articles are relevant, fill up from the best ones.
 
-    Chunks of one article that overlap (they share the overlap sentences) would quote the same
-    text twice, so a chunk overlapping one already chosen is skipped.
+    Neighbouring chunks share their overlap sentences; a chunk that is mostly the same text as
+    one already chosen is skipped (the quote selection avoids quoting a shared sentence twice).
     """
     chosen: list[Candidate] = []
     taken: dict[str, list[Chunk]] = {}
-    for cand in candidates:
+
+    def take(cand: Candidate, cap: int | None) -> None:
         same_article = taken.setdefault(cand.chunk.article_id, [])
-        if len(same_article) >= per_article:
-            continue
-        if any(c.start < cand.chunk.end and cand.chunk.start < c.end for c in same_article):
-            continue
+        if cap is not None and len(same_article) >= cap:
+            return
+        if any(_mostly_overlaps(cand.chunk, c) for c in same_article):
+            return
         same_article.append(cand.chunk)
         chosen.append(cand)
-        if len(chosen) >= limit:
-            break
-    return chosen
+
+    for cap in (per_article, None):
+        for cand in candidates:
+            if len(chosen) >= limit:
+                break
+            if cand not in chosen:
+                take(cand, cap)
+    position = {id(c): i for i, c in enumerate(candidates)}
+    return sorted(chosen, key=lambda c: position[id(c)])
+
+
+def _mostly_overlaps(a: Chunk, b: Chunk) -> bool:
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > 0.5 * min(a.end - a.start, b.end - b.start)

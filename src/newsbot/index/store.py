@@ -241,6 +241,17 @@ class ChromaStore:
         return hits
 
     @_translate_errors
+    def chunk_vectors(self, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``chunks``, by chunk id."""
+        if not chunks:
+            return {}
+        got = self._chunks.get(ids=[c.chunk_id for c in chunks], include=["embeddings"])
+        embeddings = got["embeddings"] if got["embeddings"] is not None else []
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)
+        }
+
+    @_translate_errors
     def iter_chunks(self) -> Iterator[list[Chunk]]:
         """All stored chunks, a page at a time (for rebuilding the lexical index)."""
         total = self.count_chunks()
