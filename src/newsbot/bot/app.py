@@ -36,12 +36,34 @@ SHUTDOWN_GRACE = 30.0  # seconds in-flight library calls get to finish on shutdo
 TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
 
 
-def quiet_token_leaking_loggers() -> None:
-    """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token."""
+class RedactToken(logging.Filter):
+    """Replace the token in a record's message: the last line of defence if a request logger
+    is turned up on purpose."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def quiet_token_leaking_loggers(token: str = "") -> None:
+    """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token.
+
+    The level is set on the loggers themselves, so turning the root logger up to DEBUG later
+    does not turn them up too.
+    """
     for name in TOKEN_LEAKING_LOGGERS:
         logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.WARNING:
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
+        if token and not any(isinstance(f, RedactToken) for f in logger.filters):
+            logger.addFilter(RedactToken(token))
 
 
 @dataclass(frozen=True)
@@ -90,7 +112,7 @@ def build_application(settings: Settings, library: Library | None = None) -> New
     telegram = settings.telegram
     if telegram.token is None or not telegram.token.get_secret_value().strip():
         raise ConfigError(NO_TOKEN)
-    quiet_token_leaking_loggers()
+    quiet_token_leaking_loggers(telegram.token.get_secret_value())
     services = Services(
         settings=settings,
         library=library,

@@ -281,6 +281,8 @@ async def show_page(update: Update, context: NewsContext) -> None:
     if query is None or not isinstance(query.data, ShowPage):
         return
     page_size = context.services.settings.telegram.page_size
+    # The keyboard being replaced goes stale now: a second tap on it says so.
+    context.drop_callback_data(query)
     await query.answer()
     try:
         await query.edit_message_text(
@@ -290,7 +292,6 @@ async def show_page(update: Update, context: NewsContext) -> None:
     except BadRequest as error:
         if "not modified" not in error.message.lower():  # a double tap
             raise
-    context.drop_callback_data(query)  # the old keyboard's buttons are now stale
 
 
 async def show_passage(update: Update, context: NewsContext) -> None:
@@ -407,9 +408,15 @@ async def _ingest(
 
 async def _add_text(update: Update, context: NewsContext, message: Message, text: str) -> None:
     status = _Status(await _reply(message, "⏳ Adding the pasted text…"))
+    # The first line is the title, even when a single newline follows it.
+    first, _, body = text.strip().partition("\n")
+    title = first.strip() if body.strip() else None
     async with typing(context, message.chat_id):
         result = await context.services.call(
-            context.library.add_text, text, added_by=_added_by(update)
+            context.library.add_text,
+            body if title else text,
+            title=title,
+            added_by=_added_by(update),
         )
     await status.show(render.ingest_report([result], total=1, done=True))
 

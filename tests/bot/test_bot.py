@@ -1,0 +1,457 @@
+"""The real Application end to end against the Bot API stand-in over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from telegram.warnings import PTBDeprecationWarning
+
+from newsbot.bot.access import QuestionRateLimiter
+from newsbot.errors import StoreError
+from newsbot.library import Library
+from tests.bot.conftest import (
+    ADMIN,
+    BOT_USERNAME,
+    GROUP,
+    OTHER_USER,
+    SAMPLE,
+    TOKEN,
+    USER,
+    ArticleServer,
+    RunningBot,
+)
+from tests.servers.botapi import BotApiServer
+
+pytestmark = pytest.mark.slow
+
+# PTB's AIORateLimiter reads RetryAfter.retry_after as an int, which PTB itself deprecates.
+ignore_retry_after_deprecation = pytest.mark.filterwarnings(
+    f"ignore::{PTBDeprecationWarning.__module__}.{PTBDeprecationWarning.__name__}"
+)
+
+QUESTION = "Who leads the resistance in Panjshir?"
+SECRET = TOKEN.split(":", 1)[1]
+
+
+def entity_texts(message: dict[str, Any], kind: str) -> list[str]:
+    """The text under each entity of ``kind`` (offsets are UTF-16)."""
+    encoded = message["text"].encode("utf-16-le")
+    return [
+        encoded[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in message.get("entities", [])
+        if e["type"] == kind
+    ]
+
+
+async def message_where(
+    server: BotApiServer,
+    chat_id: int,
+    test: Callable[[dict[str, Any]], bool],
+    what: str,
+    timeout: float = 30,
+) -> dict[str, Any]:
+    """Wait until the bot has sent (or edited into) a message to ``chat_id`` passing ``test``."""
+
+    def found() -> dict[str, Any] | None:
+        return next((m for m in server.sent_messages(chat_id) if test(m)), None)
+
+    return await server.async_wait_for(found, timeout, what=what)
+
+
+async def message_with(server: BotApiServer, chat_id: int, text: str) -> dict[str, Any]:
+    return await message_where(server, chat_id, lambda m: text in m["text"], repr(text))
+
+
+def assert_answer_about_massoud(message: dict[str, Any]) -> None:
+    assert "excerpt" in message["text"]
+    assert entity_texts(message, "blockquote"), message
+    assert any("Massoud" in bold for bold in entity_texts(message, "bold")), message
+    assert any("Massoud Vows to Fight" in t for t in entity_texts(message, "text_link")), message
+
+
+# --------------------------------------------------------------------------- users
+
+
+async def test_admin_adds_a_url_then_a_user_gets_the_quote_and_source(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    _, library = fresh_bot
+    url = article_server.url("/panjshir.txt")
+    server.user_message(f"/add {url}", user_id=ADMIN)
+    status = await message_with(server, ADMIN, "Done")
+    assert "added" in status["text"] and "Massoud Vows to Fight" in status["text"]
+    # One status message, edited from "working" to the outcome.
+    assert len(server.sent_messages(ADMIN)) == 1
+    assert server.calls_to("editMessageText")
+    (record,) = library.list_articles()
+    assert record.url == url and record.added_by == f"telegram:{ADMIN}"
+
+    server.user_message(QUESTION, user_id=USER)
+    answer = await message_with(server, USER, "excerpt")
+    assert_answer_about_massoud(answer)
+    link = next(e for e in answer["entities"] if e["type"] == "text_link")
+    assert link["url"] == url
+    assert (USER, "typing") in server.chat_actions
+    assert server.rejected == []
+
+
+async def test_start_help_and_command_menus(server: BotApiServer, bot: RunningBot) -> None:
+    server.user_message("/start", user_id=USER)
+    welcome = await message_with(server, USER, "I know")
+    assert "3 articles" in welcome["text"] and "/add" not in welcome["text"]
+    server.user_message("/help", user_id=ADMIN)
+    admin_help = await message_with(server, ADMIN, "I know")
+    assert "/remove" in admin_help["text"]
+
+    default = server.commands[('{"type": "default"}', "")]
+    assert {c["command"] for c in default} == {"ask", "help", "start"}
+    admin_scope = server.commands[(f'{{"chat_id": {ADMIN}, "type": "chat"}}', "")]
+    assert {"add", "list", "remove", "stats", "ask"} <= {c["command"] for c in admin_scope}
+    assert server.rejected == []
+
+
+async def test_more_button_pages_and_stale_buttons_are_answered(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    server.user_message(QUESTION, user_id=USER)
+    first = await message_with(server, USER, "Page 1 of")
+    keyboard = first["reply_markup"]["inline_keyboard"]
+    more = next(b for row in keyboard for b in row if b["text"].startswith("More"))
+    assert len(more["callback_data"].encode()) <= 64
+
+    server.callback_query(USER, first, more["callback_data"])
+    await message_with(server, USER, "Page 2 of")
+    assert len(server.sent_messages(USER)) == 1  # edited in place
+    assert server.callback_answers[-1].get("text") is None
+
+    # The first keyboard was replaced: its buttons are stale now.
+    server.callback_query(USER, first, more["callback_data"])
+    server.callback_query(USER, first, "no-such-data")
+    answers = await server.async_wait_for(
+        lambda: server.callback_answers if len(server.callback_answers) >= 3 else None
+    )
+    for stale in answers[1:]:
+        assert "expired" in stale["text"] and stale["show_alert"] is True
+    assert server.rejected == []
+
+
+async def test_full_passage_view(server: BotApiServer, bot: RunningBot) -> None:
+    server.user_message(QUESTION, user_id=USER)
+    answer = await message_with(server, USER, "excerpt")
+    button = answer["reply_markup"]["inline_keyboard"][0][0]
+    assert button["text"] == "📄 1"
+    server.callback_query(USER, answer, button["callback_data"])
+    passage = await message_with(server, USER, "Passage 1")
+    assert entity_texts(passage, "blockquote")
+    quoted = entity_texts(passage, "blockquote")[0]
+    excerpt = entity_texts(answer, "blockquote")[0]
+    assert excerpt.strip("…") in quoted  # the whole passage holds the excerpt
+    assert passage["reply_to_message"]["message_id"] == answer["message_id"]
+    assert server.rejected == []
+
+
+async def test_group_mention_reply_and_ask_but_not_chatter(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    server.user_message(
+        "Anyone seen the weather today?", user_id=USER, chat_id=GROUP, chat_type="supergroup"
+    )
+    server.user_message(
+        f"@{BOT_USERNAME} {QUESTION}", user_id=USER, chat_id=GROUP, chat_type="supergroup"
+    )
+    mentioned = await message_with(server, GROUP, "excerpt")
+    assert_answer_about_massoud(mentioned)
+    assert mentioned["reply_to_message"]["text"].startswith(f"@{BOT_USERNAME}")
+
+    server.user_message(
+        "And what did the Taliban say about casualties?",
+        user_id=OTHER_USER,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        reply_to_message_id=mentioned["message_id"],
+    )
+    server.user_message(
+        "/ask How did the council vote on the bridge?",
+        user_id=USER,
+        chat_id=GROUP,
+        chat_type="supergroup",
+    )
+    server.user_message(
+        f"/ask@{BOT_USERNAME} When did the storm hit?",
+        user_id=USER,
+        chat_id=GROUP,
+        chat_type="supergroup",
+    )
+    server.user_message(
+        "/ask@some_other_bot hello", user_id=USER, chat_id=GROUP, chat_type="supergroup"
+    )
+    server.user_message("/weather", user_id=USER, chat_id=GROUP, chat_type="supergroup")
+    await server.async_wait_for_messages(GROUP, 4)
+    await bot.stop()  # every fetched update is handled before stop returns
+    sent = server.sent_messages(GROUP)
+    assert len(sent) == 4, [m["text"][:60] for m in sent]
+    replied_to = {m["reply_to_message"]["text"] for m in sent}
+    assert "Anyone seen the weather today?" not in replied_to
+    assert server.rejected == []
+
+
+async def test_inline_query_offers_top_passages(server: BotApiServer, bot: RunningBot) -> None:
+    server.inline_query(USER, QUESTION)
+    (answer,) = await server.async_wait_for(lambda: server.inline_answers)
+    results = answer["results"]
+    assert 1 <= len(results) <= 5
+    assert len({r["id"] for r in results}) == len(results)
+    first = results[0]
+    assert "Massoud" in first["title"] + first["description"]
+    assert "<blockquote>" in first["input_message_content"]["message_text"]
+    server.inline_query(USER, "  ")  # too short: an empty answer, not an error
+    await server.async_wait_for(lambda: len(server.inline_answers) == 2)
+    assert server.inline_answers[1]["results"] == []
+    assert server.rejected == []
+
+
+@pytest.mark.parametrize(
+    ("question", "expect"),
+    [
+        ("<b>Who</b> leads <script>alert(1)</script> the resistance & AT&T?", "excerpt"),
+        ("x" * 10_000, "10,000 characters"),
+        ("🤔🔥🙈", "in words"),
+        ("   \n\t  ", "in words"),
+        ("</blockquote><a href='javascript:x'>recipe for chocolate cake</a>", "found nothing"),
+    ],
+)
+async def test_hostile_questions_get_a_sane_answer(
+    server: BotApiServer, bot: RunningBot, question: str, expect: str
+) -> None:
+    server.user_message(question, user_id=USER)
+    reply = await message_with(server, USER, expect)
+    assert len(reply["text"]) <= 4096
+    if expect == "found nothing":
+        assert "3 articles" in reply["text"]
+        assert "javascript" in reply["text"]  # shown as text, escaped, not as a link
+        assert not any(e["type"] == "text_link" for e in reply.get("entities", []))
+    assert server.rejected == []
+
+
+async def test_question_rate_limit(server: BotApiServer, bot: RunningBot) -> None:
+    bot.application.bot_data.services.limiter = QuestionRateLimiter(2)
+    for _ in range(3):
+        server.user_message(QUESTION, user_id=OTHER_USER)
+    await server.async_wait_for_messages(OTHER_USER, 3)
+    texts = [m["text"] for m in server.sent_messages(OTHER_USER)]
+    assert sum("faster than I can read" in t for t in texts) == 1
+    # Admins are not limited.
+    for _ in range(3):
+        server.user_message("/ask " + QUESTION, user_id=ADMIN)
+    await server.async_wait_for_messages(ADMIN, 3)
+    assert not any("faster" in m["text"] for m in server.sent_messages(ADMIN))
+
+
+async def test_unknown_command_gets_a_pointer(server: BotApiServer, bot: RunningBot) -> None:
+    server.user_message("/frobnicate now", user_id=USER)
+    reply = await message_with(server, USER, "/help")
+    assert "don't know" in reply["text"]
+
+
+@ignore_retry_after_deprecation
+async def test_flood_control_delays_but_does_not_lose_the_reply(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    server.fail_next("sendMessage", retry_after=1)
+    server.user_message(QUESTION, user_id=USER)
+    answer = await message_with(server, USER, "excerpt")
+    assert_answer_about_massoud(answer)
+    assert server.faults_served == [("sendMessage", 429)]
+    assert len(server.sent_messages(USER)) == 1
+    assert server.rejected == []
+
+
+async def test_store_error_says_temporarily_unavailable(
+    server: BotApiServer, bot: RunningBot, monkeypatch: pytest.MonkeyPatch, stocked_library: Library
+) -> None:
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreError("chroma server unreachable")
+
+    monkeypatch.setattr(stocked_library, "ask", down)
+    server.user_message(QUESTION, user_id=USER)
+    reply = await message_with(server, USER, "temporarily unavailable")
+    assert "chroma" not in reply["text"]
+    # The bot keeps running.
+    monkeypatch.undo()
+    server.user_message(QUESTION, user_id=USER)
+    await message_with(server, USER, "excerpt")
+
+
+async def test_token_never_reaches_logs_or_replies(
+    server: BotApiServer, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.fail_next("sendMessage", status=500)
+    server.user_message(QUESTION, user_id=USER)
+    await message_with(server, USER, "went wrong")
+    await bot.stop()
+    assert "error while handling an update" in caplog.text  # logged, with the traceback
+    assert any(r.exc_info for r in caplog.records)
+    logged = caplog.text + "".join(
+        str(r.exc_info[1]) for r in caplog.records if r.exc_info and r.exc_info[1]
+    )
+    assert SECRET not in logged
+    for message in server.sent_messages():
+        assert SECRET not in message["text"]
+    assert server.rejected == []
+
+
+# --------------------------------------------------------------------------- admins
+
+
+ADMIN_ATTEMPTS = [
+    "/add {url}",
+    "/add Pasted title\nSome pasted article text that should never be stored.",
+    "/list",
+    "/list 2",
+    "/remove {article_id}",
+    "/stats",
+    f"/add@{BOT_USERNAME} {{url}}",
+]
+
+
+async def test_non_admin_is_refused_for_every_admin_command(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    _, library = fresh_bot
+    library.add_text(SAMPLE.read_text(encoding="utf-8"))
+    (record,) = library.list_articles()
+    before = library.stats()
+    seen_before = list(article_server.seen)
+    attempts = [
+        a.format(url=article_server.url("/bridge.html"), article_id=record.article_id)
+        for a in ADMIN_ATTEMPTS
+    ]
+    for attempt in attempts:
+        server.user_message(attempt, user_id=USER)
+    file_id = server.add_file(b"Title\n\nBody of an uploaded article.", "story.txt", "text/plain")
+    server.user_message("", user_id=USER, document=file_id)
+    server.user_message(
+        "/add", user_id=USER, chat_id=GROUP, chat_type="supergroup", document=file_id
+    )
+    server.user_message(
+        "/remove " + record.article_id, user_id=USER, chat_id=GROUP, chat_type="supergroup"
+    )
+    await server.async_wait_for_messages(USER, len(attempts) + 1)
+    await server.async_wait_for_messages(GROUP, 2)
+    for message in server.sent_messages(USER) + server.sent_messages(GROUP):
+        assert "only the bot's admins" in message["text"], message["text"]
+    assert library.stats() == before
+    assert [r.article_id for r in library.list_articles()] == [record.article_id]
+    assert article_server.seen == seen_before  # no fetch was even tried
+    assert server.call_count("getFile") == 0
+    assert server.rejected == []
+
+
+async def test_uploads_text_html_markdown_and_a_bad_file(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    _, library = fresh_bot
+    files = [
+        ("panjshir.txt", "text/plain", SAMPLE.read_bytes(), "added"),
+        (
+            "bridge.html",
+            "text/html",
+            (SAMPLE.parent / "html" / "daily-herald-bridge.html").read_bytes(),
+            "added",
+        ),
+        (
+            "notes.md",
+            "text/markdown",
+            b"# Harbour reopens after dredging\n\nThe city harbour reopened on Monday after "
+            b"three months of dredging work, the port authority said. Ferries resume their "
+            b"full timetable next week, and fishing boats can use the northern quay again.\n",
+            "added",
+        ),
+        ("photo.pdf", "application/pdf", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "failed"),
+    ]
+    for number, (name, mime, data, _) in enumerate(files, 1):
+        file_id = server.add_file(data, name, mime)
+        server.user_message("", user_id=ADMIN, document=file_id)
+        await server.async_wait_for(
+            lambda n=number: sum("Done" in m["text"] for m in server.sent_messages(ADMIN)) == n,
+            what=f"outcome of {name}",
+        )
+    outcomes = [m["text"] for m in server.sent_messages(ADMIN)]
+    assert len(outcomes) == 4
+    for (_name, _, _, expected), text in zip(files, outcomes, strict=True):
+        assert expected in text, text
+    assert "photo.pdf" in outcomes[-1] and len(outcomes[-1].splitlines()) >= 4  # says why
+    titles = {r.title for r in library.list_articles()}
+    assert "Harbour reopens after dredging" in titles
+    assert any("bridge" in t for t in titles)
+
+    # The same file again is a duplicate; a group upload needs the /add caption.
+    file_id = server.add_file(SAMPLE.read_bytes(), "again.txt", "text/plain")
+    server.user_message(
+        "/add", user_id=ADMIN, chat_id=GROUP, chat_type="supergroup", document=file_id
+    )
+    dup = await message_with(server, GROUP, "Done")
+    assert "duplicate" in dup["text"]
+    assert server.rejected == []
+
+
+async def test_add_pasted_text_and_reply(server: BotApiServer, fresh_bot: Any) -> None:
+    _, library = fresh_bot
+    server.user_message(
+        "/add Harbour reopens after dredging\nThe city harbour reopened on Monday after three "
+        "months of dredging work, the port authority said.",
+        user_id=ADMIN,
+    )
+    await message_with(server, ADMIN, "Done")
+    article = server.user_message(
+        "Library extends opening hours\n\nThe central library will open until 10 pm on "
+        "weekdays from March, the council announced on Tuesday.",
+        user_id=ADMIN,
+    )["message"]
+    # A private text is a question too; wait for its answer before replying with /add.
+    await server.async_wait_for_messages(ADMIN, 2)
+    server.user_message("/add", user_id=ADMIN, reply_to_message_id=article["message_id"])
+    await server.async_wait_for(
+        lambda: sum("Done" in m["text"] for m in server.sent_messages(ADMIN)) == 2
+    )
+    titles = sorted(r.title for r in library.list_articles())
+    assert titles == ["Harbour reopens after dredging", "Library extends opening hours"]
+    server.user_message("/add", user_id=ADMIN)
+    usage = await message_with(server, ADMIN, "takes")
+    assert "URL" in usage["text"]
+    assert server.rejected == []
+
+
+async def test_list_remove_stats(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    _, library = fresh_bot
+    urls = [article_server.url(p) for p in ("/panjshir.txt", "/bridge.html", "/storm.html")]
+    server.user_message("/add " + " ".join(urls) + " " + article_server.url("/gone"), user_id=ADMIN)
+    done = await message_with(server, ADMIN, "Done")
+    assert done["text"].count("added") == 3 and "failed" in done["text"]
+    assert "404" in done["text"] or "not found" in done["text"].lower()
+
+    server.user_message("/list", user_id=ADMIN)
+    listing = await message_with(server, ADMIN, "3 articles")
+    ids = entity_texts(listing, "code")
+    assert sorted(ids) == sorted(r.article_id for r in library.list_articles())
+
+    server.user_message(f"/remove {ids[0]}", user_id=ADMIN)
+    await message_with(server, ADMIN, "Removed")
+    assert ids[0] not in {r.article_id for r in library.list_articles()}
+    server.user_message(f"/remove {ids[0]}", user_id=ADMIN)
+    await message_with(server, ADMIN, "No article has the id")
+
+    server.user_message("/stats", user_id=ADMIN)
+    stats = await message_with(server, ADMIN, "Passages")
+    assert "Articles: 2" in stats["text"] and "all-MiniLM-L6-v2" in stats["text"]
+    server.user_message("/list 9", user_id=ADMIN)  # past the end: the last page
+    await server.async_wait_for(
+        lambda: sum("2 articles" in m["text"] for m in server.sent_messages(ADMIN)) == 1
+    )
+    assert server.rejected == []
