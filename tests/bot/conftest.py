@@ -87,7 +87,8 @@ def article_server() -> Iterator[ArticleServer]:
 
 @pytest.fixture
 def server() -> Iterator[BotApiServer]:
-    with BotApiServer(TOKEN, bot_username=BOT_USERNAME) as running:
+    # Strict entities: an unescaped "&" in anything the bot sends is refused, not shown.
+    with BotApiServer(TOKEN, bot_username=BOT_USERNAME, strict_html_entities=True) as running:
         for chat in (ADMIN, USER, OTHER_USER):
             running.add_chat(chat)
         running.add_chat(GROUP, "supergroup", title="News fans")

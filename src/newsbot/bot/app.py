@@ -186,6 +186,11 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         log.info("library closed")
 
 
+def webhooks_available() -> bool:
+    """PTB's webhook server needs tornado (``python-telegram-bot[webhooks]``)."""
+    return importlib.util.find_spec("tornado") is not None
+
+
 def run_bot(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook server when configured.
 
@@ -193,7 +198,7 @@ def run_bot(settings: Settings) -> None:
         ConfigError: no token, or webhook mode without python-telegram-bot's webhook extra.
     """
     mode = run_mode(settings)
-    if isinstance(mode, WebhookMode) and importlib.util.find_spec("tornado") is None:
+    if isinstance(mode, WebhookMode) and not webhooks_available():
         raise ConfigError(
             "webhook mode needs python-telegram-bot's webhooks extra: "
             "pip install 'python-telegram-bot[webhooks]'"
