@@ -42,10 +42,19 @@ PAGES: dict[str, tuple[str, bytes]] = {
 }
 
 
+HELD_TEXT = (
+    b"Harbour reopens after dredging\n\nThe city harbour reopened on Monday after three months "
+    b"of dredging work, the port authority said. Ferries resume their full timetable next week."
+)
+
+
 @dataclass
 class ArticleServer:
+    """Serves :data:`PAGES`; ``/held.txt`` answers only once ``release`` is set."""
+
     port: int
     seen: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -56,6 +65,9 @@ class _Pages(BaseHTTPRequestHandler):
         server: Any = self.server
         server.seen.append(self.path)
         page = PAGES.get(self.path)
+        if self.path == "/held.txt":
+            server.pages.release.wait(20)
+            page = ("text/plain; charset=utf-8", HELD_TEXT)
         if page is None:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -77,6 +89,7 @@ def article_server() -> Iterator[ArticleServer]:
     httpd.daemon_threads = True
     pages = ArticleServer(httpd.server_address[1])
     httpd.seen = pages.seen  # type: ignore[attr-defined]
+    httpd.pages = pages  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()

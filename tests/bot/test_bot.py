@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -65,11 +66,13 @@ async def message_with(server: BotApiServer, chat_id: int, text: str) -> dict[st
     return await message_where(server, chat_id, lambda m: text in m["text"], repr(text))
 
 
-def assert_answer_about_massoud(message: dict[str, Any]) -> None:
+def assert_answer_about_massoud(message: dict[str, Any], *, linked: bool = True) -> None:
+    """Quoted excerpts, Massoud in an answering sentence, the article's title (a link)."""
     assert "excerpt" in message["text"]
     assert entity_texts(message, "blockquote"), message
     assert any("Massoud" in bold for bold in entity_texts(message, "bold")), message
-    assert any("Massoud Vows to Fight" in t for t in entity_texts(message, "text_link")), message
+    titles = entity_texts(message, "text_link") if linked else [message["text"]]
+    assert any("Massoud Vows to Fight" in t for t in titles), message
 
 
 # --------------------------------------------------------------------------- users
@@ -389,6 +392,13 @@ async def test_uploads_text_html_markdown_and_a_bad_file(
     assert "Harbour reopens after dredging" in titles
     assert any("bridge" in t for t in titles)
 
+    # Over Telegram's 20 MB download limit: refused without a download.
+    huge = server.add_file(b"\0" * (20 * 1024 * 1024 + 1), "huge.pdf", "application/pdf")
+    server.user_message("", user_id=ADMIN, document=huge)
+    too_big = await message_with(server, ADMIN, "huge.pdf")
+    assert "failed" in too_big["text"] and "20 MB" in too_big["text"]
+    assert server.call_count("getFile") == 4
+
     # The same file again is a duplicate; a group upload needs the /add caption.
     file_id = server.add_file(SAMPLE.read_bytes(), "again.txt", "text/plain")
     server.user_message(
@@ -455,3 +465,30 @@ async def test_list_remove_stats(
         lambda: sum("2 articles" in m["text"] for m in server.sent_messages(ADMIN)) == 1
     )
     assert server.rejected == []
+
+
+async def test_users_are_answered_while_an_ingest_runs_and_shutdown_lets_it_finish(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    running, library = fresh_bot
+    library.add_text(SAMPLE.read_text(encoding="utf-8"))
+    article_server.release.clear()
+    try:
+        server.user_message("/add " + article_server.url("/held.txt"), user_id=ADMIN)
+        await server.async_wait_for(lambda: "/held.txt" in article_server.seen)
+        # The admin's ingest is stuck fetching; a user still gets an answer.
+        server.user_message(QUESTION, user_id=USER)
+        answer = await message_with(server, USER, "excerpt")
+        assert_answer_about_massoud(answer, linked=False)  # pasted text has no URL
+        (status,) = server.sent_messages(ADMIN)
+        assert "Working" in status["text"]
+        # Shutting down waits for the ingest in flight instead of cutting it off.
+        stopping = asyncio.create_task(running.stop())
+        await asyncio.sleep(0)
+        assert not stopping.done()
+    finally:
+        article_server.release.set()
+    await stopping
+    (status,) = server.sent_messages(ADMIN)
+    assert "Done" in status["text"] and "added" in status["text"]
+    assert "Harbour reopens after dredging" in {r.title for r in library.list_articles()}
