@@ -247,3 +247,19 @@ async def test_webhook_mode_against_the_stand_in(
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
+
+
+def test_token_is_redacted_even_if_httpx_is_turned_up(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_application(settings)
+    assert logging.getLogger("httpx").level == logging.WARNING
+    httpx_logger = logging.getLogger("httpx")
+    httpx_logger.setLevel(logging.INFO)
+    try:
+        caplog.set_level(logging.DEBUG)
+        httpx_logger.info("HTTP Request: POST %s/getMe", f"http://x/bot{TOKEN}")
+    finally:
+        httpx_logger.setLevel(logging.WARNING)
+    assert "/bot<token>/getMe" in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text

@@ -379,10 +379,11 @@ async def test_uploads_text_html_markdown_and_a_bad_file(
     for number, (name, mime, data, _) in enumerate(files, 1):
         file_id = server.add_file(data, name, mime)
         server.user_message("", user_id=ADMIN, document=file_id)
-        await server.async_wait_for(
-            lambda n=number: sum("Done" in m["text"] for m in server.sent_messages(ADMIN)) == n,
-            what=f"outcome of {name}",
-        )
+
+        def outcomes_shown(n: int = number) -> bool:
+            return sum("Done" in m["text"] for m in server.sent_messages(ADMIN)) == n
+
+        await server.async_wait_for(outcomes_shown, what=f"outcome of {name}")
     outcomes = [m["text"] for m in server.sent_messages(ADMIN)]
     assert len(outcomes) == 4
     for (_name, _, _, expected), text in zip(files, outcomes, strict=True):
