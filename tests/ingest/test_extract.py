@@ -424,3 +424,16 @@ def test_clean_text_is_idempotent() -> None:
 )
 def test_normalise_date(value: str | None, expected: str | None) -> None:
     assert normalise_date(value) == expected
+
+
+def test_pasted_title_line_is_not_unwrapped_into_the_body() -> None:
+    pasted = (
+        "Grain exports rise\n"
+        "Wheat exports from the port rose 12 percent in May, traders said on\n"
+        "Monday, citing strong demand from buyers in North Africa and the\n"
+        "Middle East as the new harvest arrived.\n"
+    )
+    article = article_from_text(pasted)
+    assert article.title == "Grain exports rise"
+    assert article.text.startswith("Wheat exports")
+    assert "Grain exports" not in article.text

@@ -263,10 +263,11 @@ def article_from_text(
         raise IngestError("no text: the article is empty")
     title = _clean_title(title)
     if title is None:
-        first, _, rest = body.partition("\n")
-        first = first.strip()
-        rest = rest.strip()
-        if len(first) <= _MAX_TITLE_LINE and rest:
+        # Split the first line off before cleaning: unwrapping hard-wrapped text would
+        # otherwise join a title line onto the paragraph below it.
+        raw_first, _, raw_rest = text.lstrip().partition("\n")
+        first, rest = clean_text(raw_first), clean_text(raw_rest)
+        if first and len(first) <= _MAX_TITLE_LINE and rest:
             title, body = first, rest
             author = author or _byline(body)
             published = published or _dateline(body)
