@@ -194,7 +194,6 @@ async def test_webhook_mode_against_the_stand_in(
     server: BotApiServer, tmp_path: Path, stocked_library: Library
 ) -> None:
     """A real webhook run: setWebhook on the stand-in, an update posted with the secret."""
-    pytest.importorskip("tornado", reason="python-telegram-bot[webhooks] is not installed")
     import asyncio
 
     port = _free_port()
