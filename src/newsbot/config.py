@@ -181,6 +181,44 @@ class SearchSettings(_Section):
     )
 
 
+class FeedSettings(_Section):
+    enabled: bool = Field(True, description="Poll the subscribed feeds while the bot runs.")
+    interval: float = Field(
+        900.0, gt=0, description="Seconds between two polls of a feed (before jitter)."
+    )
+    check_interval: float = Field(
+        60.0, gt=0, description="Seconds between the bot's checks for feeds that are due."
+    )
+    jitter: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="Each delay is stretched or shrunk by up to this fraction at random, so "
+        "many feeds do not fire at once.",
+    )
+    max_backoff: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="Longest delay, in seconds, after repeated failures (the delay doubles "
+        "with each consecutive failure up to this).",
+    )
+    alert_after: int = Field(
+        3, gt=0, description="Consecutive failures of a feed before admins are told (once)."
+    )
+    initial_entries: int = Field(
+        10,
+        ge=0,
+        description="Newest entries ingested when a feed is polled for the first time; the "
+        "older ones are only marked as seen.",
+    )
+    max_entries_per_poll: int = Field(
+        50, gt=0, description="New entries ingested per feed and poll; the rest wait a poll."
+    )
+    max_bytes: int = Field(
+        5 * 1024 * 1024, gt=0, description="Largest feed document accepted, in bytes."
+    )
+
+
 class Settings(BaseSettings):
     """All of newsbot's configuration."""
 
@@ -197,6 +235,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
+    feeds: FeedSettings = Field(default_factory=FeedSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -15,7 +15,7 @@ import email.message
 import ipaddress
 import posixpath
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -50,12 +50,24 @@ class Fetched:
         content_type: the media type only, lowercased (``"text/html"``), or None when the server
             sent none.
         filename: from ``Content-Disposition``, else the last segment of the URL path, if any.
+        status: the HTTP status: 200, or 304 for a conditional request whose resource has not
+            changed (then ``content`` is empty).
+        etag: the ``ETag`` response header, for the next conditional request.
+        last_modified: the ``Last-Modified`` response header, likewise.
     """
 
     url: str
     content: bytes
     content_type: str | None
     filename: str | None
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """The server answered 304 Not Modified to a conditional request."""
+        return self.status == 304
 
 
 def is_blocked_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -128,11 +140,25 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     return addresses
 
 
-def fetch_url(url: str, settings: IngestSettings) -> Fetched:
+def fetch_url(
+    url: str,
+    settings: IngestSettings,
+    *,
+    headers: Mapping[str, str] | None = None,
+    accept_types: frozenset[str] | None = None,
+) -> Fetched:
     """Download ``url`` safely.
 
     Redirects are followed by hand (at most ``settings.max_redirects``) so that each hop's
     scheme and addresses are checked before connecting.
+
+    Args:
+        url: an http or https URL.
+        settings: address policy, timeout, size cap, User-Agent.
+        headers: extra request headers. With ``If-None-Match`` or ``If-Modified-Since`` among
+            them, a 304 answer is returned as a :class:`Fetched` whose ``not_modified`` is True.
+        accept_types: the media types accepted instead of :data:`ALLOWED_CONTENT_TYPES` (feeds:
+            ``application/rss+xml``...); they also make the ``Accept`` header.
 
     Raises:
         BlockedAddressError: a hop resolves to a non-public address (unless
@@ -143,12 +169,16 @@ def fetch_url(url: str, settings: IngestSettings) -> Fetched:
     """
     current = _parse_url(url)
     timeout = httpx.Timeout(settings.timeout)
-    headers = {"User-Agent": settings.user_agent, "Accept": _ACCEPT}
+    allowed = ALLOWED_CONTENT_TYPES if accept_types is None else accept_types
+    accept = _ACCEPT if accept_types is None else ",".join([*sorted(accept_types), "*/*;q=0.1"])
+    extra = dict(headers or {})
+    conditional = any(name.lower() in ("if-none-match", "if-modified-since") for name in extra)
+    request_headers = {"User-Agent": settings.user_agent, "Accept": accept, **extra}
     redirects = 0
     # trust_env=False: no proxy from the environment, which would resolve names itself.
     with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         while True:
-            with _open(client, current, headers, settings) as response:
+            with _open(client, current, request_headers, settings) as response:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECT_STATUSES and location:
                     redirects += 1
@@ -163,16 +193,31 @@ def fetch_url(url: str, settings: IngestSettings) -> Fetched:
                         raise FetchError(f"invalid redirect from {current}") from None
                     current = _check_scheme(target, original=url)
                     continue
+                if response.status_code == 304 and conditional:
+                    return Fetched(
+                        url=str(current),
+                        content=b"",
+                        content_type=None,
+                        filename=None,
+                        status=304,
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                    )
                 if response.status_code >= 300:
                     reason = response.reason_phrase or ""
                     raise FetchError(
                         f"HTTP {response.status_code} {reason}".rstrip() + f" for {current}"
                     )
                 content_type = _media_type(response.headers.get("content-type"))
-                if content_type is not None and content_type not in ALLOWED_CONTENT_TYPES:
+                if content_type is not None and content_type not in allowed:
+                    expected = (
+                        "HTML, PDF, plain text or Markdown"
+                        if accept_types is None
+                        else ", ".join(sorted(accept_types))
+                    )
                     raise FetchError(
                         f"unsupported content type {content_type} at {current} "
-                        "(expected HTML, PDF, plain text or Markdown)"
+                        f"(expected {expected})"
                     )
                 content = _read_capped(response, current, settings)
                 return Fetched(
@@ -180,6 +225,9 @@ def fetch_url(url: str, settings: IngestSettings) -> Fetched:
                     content=content,
                     content_type=content_type,
                     filename=_filename(response.headers.get("content-disposition"), current),
+                    status=response.status_code,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
                 )
 
 
