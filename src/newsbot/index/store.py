@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -125,6 +125,14 @@ class ChromaStore:
         # PersistentClient holds no handles we can release explicitly; drop references.
         with contextlib.suppress(Exception):
             self._client.clear_system_cache()
+
+    def documents(self, name: str) -> DocumentCollection:
+        """A collection of small JSON documents beside the index (e.g. feed subscriptions).
+
+        Args:
+            name: the full collection name, e.g. ``newsbot_feeds``.
+        """
+        return DocumentCollection(self, name)
 
     # -- registry ----------------------------------------------------------------------------
 
@@ -263,6 +271,70 @@ class ChromaStore:
                 _chunk(m, t)
                 for m, t in zip(got["metadatas"] or [], got["documents"] or [], strict=True)
             ]
+
+
+class DocumentCollection:
+    """Small records kept in the same Chroma (embedded or server) as the index: an id, a text
+    document (JSON, say) and flat metadata. Chroma needs a vector per record; a constant
+    one-dimensional vector stands in, since these records are never searched by similarity.
+    """
+
+    _VECTOR: ClassVar[list[list[float]]] = [[1.0]]
+
+    def __init__(self, store: ChromaStore, name: str) -> None:
+        self.description = store.description
+        self.name = name
+        try:
+            self._collection = store._client.get_or_create_collection(name, embedding_function=None)
+        except Exception as error:
+            raise StoreError(
+                f"cannot open {name} in {store.description}: {_one_line(error)}"
+            ) from error
+
+    @_translate_errors
+    def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The documents and metadata of ``ids`` that exist."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            i: (d or "", dict(m or {}))
+            for i, d, m in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            )
+        }
+
+    @_translate_errors
+    def find(self, where: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every record whose metadata matches ``where`` (a Chroma filter)."""
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        offset, page = 0, 1000
+        while True:
+            got = self._collection.get(
+                where=where, include=["documents", "metadatas"], limit=page, offset=offset
+            )
+            for i, d, m in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            ):
+                found[i] = (d or "", dict(m or {}))
+            if len(got["ids"]) < page:
+                return found
+            offset += page
+
+    @_translate_errors
+    def put(self, record_id: str, document: str, metadata: dict[str, Any]) -> None:
+        """Insert or replace one record (metadata values: str, int, float or bool)."""
+        self._collection.upsert(
+            ids=[record_id],
+            embeddings=np.asarray(self._VECTOR, dtype=np.float32),
+            documents=[document],
+            metadatas=[{k: v for k, v in metadata.items() if v is not None} or {"_": 0}],
+        )
+
+    @_translate_errors
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection.delete(ids=list(ids))
 
 
 def _metadata(record: ArticleRecord, url_key: str | None) -> dict[str, Any]:
