@@ -22,6 +22,7 @@ from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
 from newsbot.config import Settings
 from newsbot.errors import ConfigError
+from newsbot.feeds import telegram as feeds_telegram
 from newsbot.library import Library
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         log.info("opening the library")
         services.library = await asyncio.to_thread(_open_library, services.settings)
     await handlers.set_command_menus(application, services.admins.ids)
+    feeds_telegram.schedule(application)
     log.info("bot @%s is ready", application.bot.username)
 
 

@@ -41,6 +41,7 @@ from telegram.ext import (
 from newsbot.bot import render
 from newsbot.bot.context import NewsContext
 from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
+from newsbot.feeds import telegram as feeds_telegram
 from newsbot.models import Answer, IngestResult, IngestStatus
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ ADMIN_COMMANDS = [
     BotCommand("list", "List the articles: /list [page]"),
     BotCommand("remove", "Remove an article: /remove <id>"),
     BotCommand("stats", "Articles, passages, model and store"),
+    BotCommand("feed", "RSS/Atom feeds: /feed add|list|remove|poll, /feed digest on|off"),
 ]
 ADMIN_COMMAND_NAMES = [c.command for c in ADMIN_COMMANDS]
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
@@ -177,7 +179,7 @@ async def start(update: Update, context: NewsContext) -> None:
         "<b>More</b> shows further excerpts.",
     ]
     if user is not None and user.id in context.services.admins:
-        lines += ["", "<b>Admin</b>: /add, /list [page], /remove &lt;id&gt;, /stats."]
+        lines += ["", "<b>Admin</b>: /add, /list [page], /remove &lt;id&gt;, /stats, /feed."]
         if _is_private(message):
             await _set_admin_commands(context, user.id)
     await _reply(message, "\n".join(lines))
@@ -580,6 +582,7 @@ def register(application: Application, admins: frozenset[int]) -> None:
             CommandHandler("list", list_command, filters=new & admin),
             CommandHandler("remove", remove, filters=new & admin),
             CommandHandler("stats", stats, filters=new & admin),
+            CommandHandler("feed", feeds_telegram.feed_command, filters=new & admin),
             CommandHandler(ADMIN_COMMAND_NAMES, refuse, filters=new),
             MessageHandler(new & admin & document_for_bot, upload),
             MessageHandler(new & document_for_bot, refuse),

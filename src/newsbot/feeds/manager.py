@@ -189,7 +189,7 @@ class FeedManager:
 
     def poll_due(self) -> list[PollReport]:
         """Poll every feed whose time has come; one report per feed polled."""
-        return self._poll([f.id for f in self.due()])
+        return self._poll([f.id for f in self.due()], only_due=True)
 
     def poll_all(self) -> list[PollReport]:
         """Poll every feed now, due or not."""
@@ -207,7 +207,7 @@ class FeedManager:
             raise FeedNotFoundError(f"no feed with id {feed_id!r}")
         return reports[0]
 
-    def _poll(self, feed_ids: list[str]) -> list[PollReport]:
+    def _poll(self, feed_ids: list[str], *, only_due: bool = False) -> list[PollReport]:
         """Poll feeds one after the other; a failing feed never stops the others.
 
         Raises:
@@ -219,6 +219,8 @@ class FeedManager:
                 feed = self._load(feed_id)  # fresh: it may have been removed meanwhile
                 if feed is None:
                     continue
+                if only_due and feed.next_poll and _parse(feed.next_poll) > self._clock():
+                    continue  # polled by someone else while this poll waited for the lock
                 reports.append(self._poll_one(feed))
         return reports
 
