@@ -351,7 +351,7 @@ def feed_list(
     """List the subscribed feeds and how their polls went."""
     try:
         with _feeds() as feeds:
-            subscribed = feeds.list()
+            subscribed = feeds.list_feeds()
     except NewsbotError as error:
         raise _fail(str(error)) from None
     if as_json:

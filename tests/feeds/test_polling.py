@@ -143,7 +143,7 @@ def test_poll_changes_304_and_a_restart_ingest_each_entry_exactly_once(
     site.serve_feed("/news.xml", rss("Valley Gazette", entries(site, v2=True)), etag='"v2"')
     with Library.open(settings, embedder=embedder) as library:
         feeds = FeedManager(library)
-        (listed,) = feeds.list()
+        (listed,) = feeds.list_feeds()
         assert listed.id == feed.id and listed.etag == '"v1"' and listed.articles == 3
         (report,) = feeds.poll_all()
         got = {e.guid: e.result.status.value for e in report.entries}
@@ -160,7 +160,7 @@ def test_poll_changes_304_and_a_restart_ingest_each_entry_exactly_once(
         assert feeds.get(feed.id).articles == 4
 
         removed = feeds.remove(feed.id)
-        assert removed.id == feed.id and feeds.list() == []
+        assert removed.id == feed.id and feeds.list_feeds() == []
         assert len(library.list_articles()) == 4  # articles stay
         with pytest.raises(FeedNotFoundError):
             feeds.remove(feed.id)
@@ -261,7 +261,7 @@ def test_adding_a_page_subscribes_to_the_feed_it_announces_and_a_non_feed_is_ref
             feeds.add(site.url("/plain"))
         with pytest.raises(FetchError, match="404"):
             feeds.add(site.url("/nothing"))
-        assert [f.url for f in feeds.list()] == [feed_url]
+        assert [f.url for f in feeds.list_feeds()] == [feed_url]
 
 
 def test_digest_opt_in_persists(settings: Settings, embedder: Embedder) -> None:

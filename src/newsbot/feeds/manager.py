@@ -136,7 +136,7 @@ class FeedManager:
         log.info("subscribed to %s (%s)", feed.url, feed.id)
         return feed, True
 
-    def list(self) -> list[Feed]:
+    def list_feeds(self) -> list[Feed]:
         """Every subscription, oldest first."""
         with self._state_lock:
             found = self._docs.find({"kind": _KIND_FEED})
@@ -185,7 +185,7 @@ class FeedManager:
 
     def due(self) -> list[Feed]:
         now = self._clock()
-        return [f for f in self.list() if f.next_poll is None or _parse(f.next_poll) <= now]
+        return [f for f in self.list_feeds() if f.next_poll is None or _parse(f.next_poll) <= now]
 
     def poll_due(self) -> list[PollReport]:
         """Poll every feed whose time has come; one report per feed polled."""
@@ -193,7 +193,7 @@ class FeedManager:
 
     def poll_all(self) -> list[PollReport]:
         """Poll every feed now, due or not."""
-        return self._poll([f.id for f in self.list()])
+        return self._poll([f.id for f in self.list_feeds()])
 
     def poll(self, feed_id: str) -> PollReport:
         """Poll one feed now.
@@ -308,14 +308,14 @@ class FeedManager:
             except IngestError as error:
                 errors.append(str(error))
         if article is None:
-            error = "; ".join(errors) or "the entry has no link and no text"
-            log.info("feed %s: entry %s failed: %s", feed.id, origin, error)
+            reason = "; ".join(errors) or "the entry has no link and no text"
+            log.info("feed %s: entry %s failed: %s", feed.id, origin, reason)
             return EntryResult(
                 entry.guid,
                 entry.link,
                 entry.title,
                 None,
-                IngestResult(origin, IngestStatus.FAILED, title=entry.title, error=error),
+                IngestResult(origin, IngestStatus.FAILED, title=entry.title, error=reason),
             )
         article = replace(
             article,

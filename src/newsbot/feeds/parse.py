@@ -167,7 +167,7 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
     return found
 
 
-def _entry(raw: Mapping[str, Any], base_url: str) -> FeedEntry | None:
+def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     title = _clean(raw.get("title"))
     link = _http_url(raw.get("link"), base_url)
     content, is_html = _content(raw)

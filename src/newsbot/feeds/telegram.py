@@ -161,7 +161,7 @@ async def feed_command(update: Update, context: NewsContext) -> None:
                 + render_poll(report)
             )
         elif action == "list" and len(args) == 1:
-            await reply(render_list(await services.call(manager.list)))
+            await reply(render_list(await services.call(manager.list_feeds)))
         elif action == "remove" and len(args) == 2:
             feed = await services.call(manager.remove, args[1])
             await reply(
