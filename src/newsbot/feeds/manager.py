@@ -136,6 +136,21 @@ class FeedManager:
         log.info("subscribed to %s (%s)", feed.url, feed.id)
         return feed, True
 
+    def add_and_poll(
+        self, url: str, *, added_by: str | None = None
+    ) -> tuple[Feed, bool, PollReport | None]:
+        """Subscribe and poll the new feed at once, with no scheduled poll in between (so the
+        caller sees what the first poll ingested).
+
+        Returns:
+            The feed, whether it is new, and the first poll's report (None when not new).
+        """
+        with self._poll_lock:
+            feed, created = self.add(url, added_by=added_by)
+            if not created:
+                return feed, False, None
+            return feed, True, self._poll_one(feed)
+
     def list_feeds(self) -> list[Feed]:
         """Every subscription, oldest first."""
         with self._state_lock:

@@ -142,20 +142,24 @@ async def feed_command(update: Update, context: NewsContext) -> None:
 
     try:
         if action == "add" and len(args) == 2:
-            feed, created = await services.call(
-                manager.add, args[1], added_by=f"telegram:{user.id}"
+            status = await message.reply_text(
+                "⏳ Subscribing and reading the newest entries…",
+                do_quote=message.chat.type != "private",
             )
-            if not created:
-                await reply(
+            try:
+                feed, created, report = await services.call(
+                    manager.add_and_poll, args[1], added_by=f"telegram:{user.id}"
+                )
+            except NewsbotError as error:
+                if isinstance(error, StoreError):
+                    raise
+                await status.edit_text(f"⚠️ {esc(clip(str(error), 500))}")
+                return
+            if not created or report is None:
+                await status.edit_text(
                     f"Already subscribed: <b>{esc(feed.name)}</b> (<code>{feed.id}</code>)."
                 )
                 return
-            status = await message.reply_text(
-                f"✅ Subscribed to <b>{esc(clip(feed.name, 100))}</b> (<code>{feed.id}</code>). "
-                "Reading its newest entries…",
-                do_quote=message.chat.type != "private",
-            )
-            report = await services.call(manager.poll, feed.id)
             await status.edit_text(
                 f"✅ Subscribed to <b>{esc(clip(feed.name, 100))}</b> (<code>{feed.id}</code>).\n"
                 + render_poll(report)
