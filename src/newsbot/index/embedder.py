@@ -41,6 +41,9 @@ class Embedder:
 
         # A progress bar per model load is noise on a CLI's stderr and in the bot's logs.
         transformers_logging.disable_progress_bar()
+        # Counting tokens of a long sentence before it is cut warns about the model's maximum
+        # length; the chunker handles that, so the warning would only mislead.
+        transformers_logging.set_verbosity_error()
 
         self.name = settings.model
         self.batch_size = settings.batch_size
