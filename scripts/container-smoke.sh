@@ -173,6 +173,7 @@ cleanup() {
         $ENGINE logs --tail 40 "$NAME" >&2 2>&1 || true
     fi
     if [[ -n ${ENGINE:-} ]]; then
+        # (podman without systemd complains about health check timers here: harmless)
         $ENGINE rm -f -v "$NAME" >/dev/null 2>&1 || true
         $ENGINE volume rm -f "$VOLUME" >/dev/null 2>&1 || true
     fi
@@ -194,12 +195,17 @@ if [[ $ENGINE == podman ]]; then
     note "base image: $BASE"
 fi
 log "building $IMAGE"
+previous=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 build_start=$(date +%s)
 $ENGINE build "${BUILD_ARGS[@]}" . >"$WORK/build.log" 2>&1 || {
     tail -40 "$WORK/build.log" >&2
     die "image build failed"
 }
 BUILD_SECONDS=$(($(date +%s) - build_start))
+# The image this build replaced, now untagged, is ours to remove (nothing else is).
+if [[ -n $previous && $previous != $($ENGINE image inspect --format '{{.Id}}' "$IMAGE") ]]; then
+    $ENGINE rmi "$previous" >/dev/null 2>&1 || true
+fi
 SIZE_BYTES=$($ENGINE image inspect --format '{{.Size}}' "$IMAGE")
 note "built $IMAGE in ${BUILD_SECONDS}s, $((SIZE_BYTES / 1000000)) MB uncompressed"
 
@@ -247,7 +253,7 @@ $ENGINE run -d --name "$NAME" --network host \
     -e NEWSBOT_TELEGRAM__ADMINS="[$ADMIN_ID]" \
     -e NEWSBOT_TELEGRAM__BASE_URL="$API/bot" \
     -e NEWSBOT_TELEGRAM__BASE_FILE_URL="$API/file/bot" \
-    "$IMAGE" >/dev/null
+    "$IMAGE" >/dev/null 2>>"$WORK/engine.err"
 log "bot container $NAME started; waiting for it to poll"
 deadline=$(($(date +%s) + REPLY_TIMEOUT))
 until control calls | grep -q getUpdates; do
@@ -289,10 +295,23 @@ rejected=$(control rejected)
 
 $ENGINE exec "$NAME" newsbot healthcheck >"$WORK/health" 2>&1 || die "healthcheck failed: $(cat "$WORK/health")"
 note "healthcheck in the running container: $(cat "$WORK/health")"
+# The image's own HEALTHCHECK, as the engine runs it.
+if [[ $ENGINE == podman ]]; then
+    podman healthcheck run "$NAME" >/dev/null 2>>"$WORK/engine.err" || die "podman healthcheck run: unhealthy"
+    status=healthy
+else
+    for _ in $(seq 60); do
+        status=$(docker inspect --format '{{.State.Health.Status}}' "$NAME")
+        [[ $status == starting ]] || break
+        sleep 2
+    done
+fi
+[[ $status == healthy ]] || die "the engine reports the container $status"
+note "engine health status: $status"
 
 # ------------------------------------------------------------------------------ the model inside
 
-$ENGINE stop -t 20 "$NAME" >/dev/null
+$ENGINE stop -t 20 "$NAME" >/dev/null 2>>"$WORK/engine.err"
 $ENGINE run --rm --network none -v "$VOLUME:/data" "$IMAGE" \
     ask --json "$QUESTION" >"$WORK/offline.json" 2>"$WORK/offline.err" ||
     die "ask with no network failed: $(cat "$WORK/offline.err")"
