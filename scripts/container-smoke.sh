@@ -168,7 +168,7 @@ note "engine: $ENGINE ($($ENGINE --version | head -1))"
 
 cleanup() {
     local status=$?
-    if ((status != 0)) && [[ -n ${ENGINE:-} ]] && $ENGINE container exists "$NAME" 2>/dev/null; then
+    if ((status != 0)) && [[ -n ${ENGINE:-} ]] && $ENGINE container inspect "$NAME" >/dev/null 2>&1; then
         log "bot container log (last 40 lines):"
         $ENGINE logs --tail 40 "$NAME" >&2 2>&1 || true
     fi
