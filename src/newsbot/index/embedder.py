@@ -57,8 +57,10 @@ class Embedder:
             raise ConfigError(
                 f"cannot load embedding model {settings.model!r}: {error}".splitlines()[0]
             ) from error
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ConfigError(f"{settings.model!r} is not a sentence embedding model")
+        self.dimension = int(dimension)
         self._tokenizer = self._model.tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -14,10 +14,11 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
+from chromadb.api.types import Where
 
 from newsbot.config import StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError
@@ -149,7 +150,7 @@ class ChromaStore:
         if not values:
             return {}
         got = self._articles.get(
-            where={field: {"$in": list(dict.fromkeys(values))}}, include=["metadatas"]
+            where=_one_of(field, list(dict.fromkeys(values))), include=["metadatas"]
         )
         found: dict[str, ArticleRecord] = {}
         for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
@@ -185,8 +186,7 @@ class ChromaStore:
     @_translate_errors
     def delete_chunks(self, article_ids: Sequence[str]) -> None:
         for start in range(0, len(article_ids), 100):
-            batch = list(article_ids[start : start + 100])
-            self._chunks.delete(where={"article_id": {"$in": batch}})
+            self._chunks.delete(where=_one_of("article_id", article_ids[start : start + 100]))
 
     @_translate_errors
     def write_chunks(self, articles: Sequence[StoredArticle]) -> None:
@@ -241,10 +241,11 @@ class ChromaStore:
             n_results=limit,
             include=["documents", "metadatas", "distances"],
         )
+        metadatas, documents, distances = got["metadatas"], got["documents"], got["distances"]
+        if metadatas is None or documents is None or distances is None:
+            raise StoreError(f"{self.description} returned an incomplete query result")
         hits = []
-        for meta, text, distance in zip(
-            got["metadatas"][0], got["documents"][0], got["distances"][0], strict=True
-        ):
+        for meta, text, distance in zip(metadatas[0], documents[0], distances[0], strict=True):
             hits.append((_chunk(meta, text), 1.0 - float(distance)))
         return hits
 
@@ -335,6 +336,12 @@ class DocumentCollection:
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._collection.delete(ids=list(ids))
+
+
+def _one_of(field: str, values: Sequence[str]) -> Where:
+    """A Chroma filter: metadata ``field`` is one of ``values``."""
+    # mypy cannot narrow the "$in" key of a nested dict display to Chroma's literal type.
+    return cast(Where, {field: {"$in": list(values)}})
 
 
 def _metadata(record: ArticleRecord, url_key: str | None) -> dict[str, Any]:
