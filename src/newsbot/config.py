@@ -170,14 +170,21 @@ class SearchSettings(_Section):
         40, gt=0, description="Candidates taken from each of the dense and lexical sides."
     )
     hybrid: bool = Field(True, description="Fuse BM25 with dense retrieval (False: dense only).")
-    rrf_k: int = Field(60, gt=0, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(20, gt=0, description="Reciprocal rank fusion constant.")
     per_article: int = Field(2, gt=0, description="At most this many passages per article.")
     min_similarity: float = Field(
+        0.4,
+        ge=-1,
+        le=1,
+        description="Answer floor: a question is answered when its best passage reaches this "
+        "cosine similarity, or when a passage found by both BM25 and the dense side reaches "
+        "passage_min_similarity; otherwise the answer is 'nothing found'.",
+    )
+    passage_min_similarity: float = Field(
         0.25,
         ge=-1,
         le=1,
-        description="Relevance floor: below this cosine similarity of the best passage the "
-        "answer is 'nothing found'.",
+        description="Passage floor: passages below this cosine similarity are never shown.",
     )
 
 

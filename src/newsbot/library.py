@@ -22,7 +22,7 @@ from newsbot.answer import select_quotes
 from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError
 from newsbot.index.embedder import Embedder
-from newsbot.index.lexical import LexicalIndex
+from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.store import ChromaStore, StoredArticle, fingerprint, record_fingerprint
 from newsbot.ingest.chunk import chunk_article
 from newsbot.models import (
@@ -30,6 +30,7 @@ from newsbot.models import (
     AnsweredPassage,
     Article,
     ArticleRecord,
+    Chunk,
     IngestResult,
     IngestStatus,
     LibraryStats,
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 # small enough that a failure or an interruption loses little work.
 INGEST_BATCH = 64
 MAX_QUESTION_CHARS = 2000
+# Ranks within which the dense and lexical sides must agree for the lower answer floor.
+AGREEMENT_RANKS = 5
 _FINGERPRINT = "fingerprint"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
@@ -368,9 +371,9 @@ class Library:
         limit = top_k or search.top_k
         question_vector = self.embedder.embed([question])[0]
         dense = self.store.query(question_vector, search.candidates)
-        if not dense or dense[0][1] < search.min_similarity:
-            return Answer(question)
         lexical = self.lexical.search(question, search.candidates) if search.hybrid else []
+        if not self._relevant_enough(dense, lexical):
+            return Answer(question)
         fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]
         # Lexical-only candidates get their cosine from the stored vectors, so one relevance
         # floor applies to every passage: a keyword match alone does not make a passage an answer.
@@ -380,7 +383,7 @@ class Library:
             vector = vectors.get(cand.chunk.chunk_id)
             if cand.dense_score is None and vector is not None:
                 cand.dense_score = float(vector @ question_vector)
-        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.min_similarity]
+        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.passage_min_similarity]
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
         candidates = diversify(relevant, per_article=search.per_article, limit=limit * 2)
         records = self.store.get_records(list({c.chunk.article_id for c in candidates}))
@@ -406,6 +409,25 @@ class Library:
                 AnsweredPassage(rank, passage, quote)
                 for rank, (passage, quote) in enumerate(zip(passages, quotes, strict=True), 1)
             ],
+        )
+
+    def _relevant_enough(self, dense: list[tuple[Chunk, float]], lexical: list[LexicalHit]) -> bool:
+        """Whether anything in the library is close enough to the question to quote.
+
+        Cosine alone separates badly: short questions score low against the passage that
+        answers them, and long off-topic ones score high against unrelated news. A passage
+        both retrievers put in their top ranks is strong evidence at a lower similarity.
+        Measured on RealTimeQA development questions and off-topic questions (README).
+        """
+        search = self.settings.search
+        if not dense:
+            return False
+        if dense[0][1] >= search.min_similarity:
+            return True
+        both = {(h.chunk.article_id, h.chunk.index) for h in lexical[:AGREEMENT_RANKS]}
+        return any(
+            similarity >= search.passage_min_similarity and (chunk.article_id, chunk.index) in both
+            for chunk, similarity in dense[:AGREEMENT_RANKS]
         )
 
     # -- lexical index upkeep ----------------------------------------------------------------
