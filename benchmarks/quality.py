@@ -41,7 +41,7 @@ from typing import Any, cast
 import numpy as np
 
 import newsbot
-from newsbot.config import Settings, load_settings
+from newsbot.config import SearchSettings, Settings, load_settings
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
@@ -414,17 +414,28 @@ class Variant:
     search: dict[str, Any] = field(default_factory=dict)
 
 
-# The defaults first: with --reuse-embeddings only the first variant's latency is cold.
-VARIANTS = (
-    Variant("hybrid (defaults)"),
-    Variant("dense only", {"hybrid": False}),
-    Variant("hybrid, no floor", {"min_similarity": -1.0}),
-    Variant("rrf_k=10", {"rrf_k": 10}),
-    Variant("rrf_k=20", {"rrf_k": 20}),
-    Variant("per_article=1", {"per_article": 1}),
-    Variant("candidates=20", {"candidates": 20}),
-    Variant("candidates=80", {"candidates": 80}),
-)
+def build_variants(search: SearchSettings) -> list[Variant]:
+    """The defaults first (with --reuse-embeddings only its latency is cold), then one change
+    at a time around them."""
+    floors_off = {"min_similarity": -1.0}
+    if "passage_min_similarity" in SearchSettings.model_fields:
+        floors_off["passage_min_similarity"] = -1.0
+    variants = [
+        Variant("hybrid (defaults)"),
+        Variant("dense only", {"hybrid": False}),
+        Variant("no relevance floor", floors_off),
+    ]
+    for key, values in (
+        ("rrf_k", (10, 20, 60)),
+        ("per_article", (1, 2, 3)),
+        ("candidates", (20, 40, 80)),
+    ):
+        variants += [
+            Variant(f"{key}={value}", {key: value})
+            for value in values
+            if value != getattr(search, key)
+        ]
+    return variants
 
 
 class MemoEmbedder:
@@ -436,10 +447,11 @@ class MemoEmbedder:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
-        self.name = inner.name
         self.dimension = inner.dimension
-        self.max_tokens = inner.max_tokens
         self._vectors: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # anything else the library reads (name, limits)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
@@ -554,44 +566,59 @@ def top_similarities(library: Library, questions: Sequence[Question]) -> dict[st
     return best
 
 
+def floor_update(search: SearchSettings, floor: float) -> dict[str, float]:
+    """Search settings for answer floor ``floor``; the passage floor never sits above it."""
+    update = {"min_similarity": floor}
+    passage_floor = getattr(search, "passage_min_similarity", None)
+    if passage_floor is not None:
+        update["passage_min_similarity"] = min(passage_floor, floor)
+    return update
+
+
 def floor_rows(
     questions: Sequence[Question],
     similarity: dict[str, float],
-    no_floor: dict[str, Outcome],
+    sweep: dict[float, dict[str, Outcome]],
 ) -> list[dict[str, Any]]:
-    """Per floor: what share of each kind of question would be answered or refused."""
+    """Per floor: the share answered or refused, by a cosine-only rule and by newsbot's own.
+
+    "cosine only" answers when the best chunk's cosine reaches the floor; "newsbot" is what
+    ``library.ask`` did with ``min_similarity`` set to the floor (its rule may add more).
+    """
     answerable = [q for q in questions if q.answerable and q.group in ("dev", "test")]
     unanswerable = [q for q in questions if not q.answerable and q.group in ("dev", "test")]
-    hits = [q for q in answerable if no_floor[q.id].passage_rank is not None]
     offtopic = [q for q in questions if q.group == "offtopic"]
     sample = [q for q in questions if q.group == "sample"]
 
-    def share(items: Sequence[Question], floor: float, above: bool) -> float | None:
+    def cosine(items: Sequence[Question], floor: float, answered: bool) -> float | None:
         if not items:
             return None
-        return sum((similarity[q.id] >= floor) == above for q in items) / len(items)
+        return sum((similarity[q.id] >= floor) == answered for q in items) / len(items)
 
-    def kept(items: Sequence[Question], floor: float) -> float | None:
-        # The answer survives if the question clears the floor and so does the passage that
-        # holds the answer (newsbot applies the floor to every passage).
+    def actual(items: Sequence[Question], floor: float, answered: bool) -> float | None:
         if not items:
             return None
-        hit = [no_floor[q.id].hit_similarity for q in items]
-        return sum(
-            similarity[q.id] >= floor and (h is None or h >= floor)
-            for q, h in zip(items, hit, strict=True)
-        ) / len(items)
+        return sum(sweep[floor][q.id].answered == answered for q in items) / len(items)
+
+    def recall(items: Sequence[Question], floor: float) -> float | None:
+        if not items:
+            return None
+        return sum(sweep[floor][q.id].passage_rank is not None for q in items) / len(items)
 
     return [
         {
             "floor": floor,
-            "answerable_answered": share(answerable, floor, True),
-            "hits_kept": kept(hits, floor),
-            "unanswerable_refused": share(unanswerable, floor, False),
-            "offtopic_refused": share(offtopic, floor, False),
-            "sample_answered": share(sample, floor, True),
+            "answerable_answered_cosine": cosine(answerable, floor, True),
+            "answerable_answered": actual(answerable, floor, True),
+            "passage_r@5": recall(answerable, floor),
+            "unanswerable_refused_cosine": cosine(unanswerable, floor, False),
+            "unanswerable_refused": actual(unanswerable, floor, False),
+            "offtopic_refused_cosine": cosine(offtopic, floor, False),
+            "offtopic_refused": actual(offtopic, floor, False),
+            "sample_answered": actual(sample, floor, True),
+            "sample_passage_r@5": recall(sample, floor),
         }
-        for floor in FLOORS
+        for floor in sorted(sweep)
     ]
 
 
@@ -665,20 +692,20 @@ def results_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
 
 def floor_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| min_similarity | answerable answered | hits kept | unanswerable refused "
-        "| off-topic refused | sample answered |",
-        "|---|---|---|---|---|---|",
+        "| min_similarity | answerable answered: cosine only / newsbot | passage R@5 "
+        "| unanswerable refused: cosine only / newsbot | off-topic refused: cosine only / "
+        "newsbot | sample answered | sample R@5 passage |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        cells = [f"{r['floor']:.2f}"] + [
-            _pct(r[k])
-            for k in (
-                "answerable_answered",
-                "hits_kept",
-                "unanswerable_refused",
-                "offtopic_refused",
-                "sample_answered",
-            )
+        cells = [
+            f"{r['floor']:.2f}",
+            f"{_pct(r['answerable_answered_cosine'])} / {_pct(r['answerable_answered'])}",
+            _pct(r["passage_r@5"]),
+            f"{_pct(r['unanswerable_refused_cosine'])} / {_pct(r['unanswerable_refused'])}",
+            f"{_pct(r['offtopic_refused_cosine'])} / {_pct(r['offtopic_refused'])}",
+            _pct(r["sample_answered"]),
+            _pct(r["sample_passage_r@5"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -724,8 +751,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--variants",
         default=None,
-        help="comma-separated variant names to run (default: all); "
-        + "; ".join(v.name for v in VARIANTS),
+        help="comma-separated variant names to run (default: all): 'hybrid (defaults)', "
+        "'dense only', 'no relevance floor', and rrf_k=, per_article=, candidates= at values "
+        "other than the defaults (rrf_k 10/20/60, per_article 1/2/3, candidates 20/40/80)",
+    )
+    parser.add_argument(
+        "--floors",
+        default=",".join(f"{f:.2f}" for f in FLOORS),
+        help="answer floors (search.min_similarity) to sweep, comma-separated; '' skips "
+        "(default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write results as JSON")
     parser.add_argument(
@@ -749,13 +783,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    variants = list(VARIANTS)
-    if args.variants:
-        wanted = {name.strip() for name in args.variants.split(",")}
-        unknown = wanted - {v.name for v in VARIANTS}
-        if unknown:
-            raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
-        variants = [v for v in VARIANTS if v.name in wanted]
+    floors = [float(f) for f in args.floors.split(",") if f.strip()]
     for path in (RTQA_QUESTIONS, RTQA_ARTICLES, REUTERS_ARTICLES, SAMPLE_ARTICLE):
         if not path.exists():
             raise SystemExit(f"missing data file {path} (see ../shared/eval/README.md)")
@@ -772,6 +800,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     library, ingest = open_index(corpus, args)
     timings["open_or_ingest_s"] = time.perf_counter() - started
     base = library.settings
+    variants = build_variants(base.search)
+    if args.variants:
+        wanted = {name.strip() for name in args.variants.split(",")}
+        unknown = wanted - {v.name for v in variants}
+        if unknown:
+            library.close()
+            names = "; ".join(v.name for v in variants)
+            raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))} (known: {names})")
+        variants = [v for v in variants if v.name in wanted]
     try:
         started = time.perf_counter()
         library.ask("warm-up question about the news", top_k=TOP_K)  # loads the model
@@ -795,6 +832,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         similarity = top_similarities(library, corpus.questions)
         timings["similarity_scan_s"] = time.perf_counter() - started
+
+        # The floor sweep needs answers, not timings: always reuse vectors for it.
+        if floors and not args.reuse_embeddings:
+            inner = library.embedder
+            library.close()
+            library = Library.open(base, embedder=cast(Embedder, MemoEmbedder(inner)))
+        sweep: dict[float, dict[str, Outcome]] = {}
+        started = time.perf_counter()
+        for floor in floors:
+            library.settings = base.model_copy(
+                update={"search": base.search.model_copy(update=floor_update(base.search, floor))}
+            )
+            sweep[floor] = {o.question_id: o for o in ask_all(library, corpus.questions)}
+            _log(f"  floor {floor:.2f} done")
+        library.settings = base
+        timings["floor_sweep_s"] = time.perf_counter() - started
     finally:
         library.close()
 
@@ -809,12 +862,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary[name][group] = summarise([o for o in outcomes if o.group == group])
             summary[name][group]["offtopic_nothing_found"] = refused
             summary[name][group]["latency_warm"] = args.reuse_embeddings and position > 0
-    no_floor = {o.question_id: o for o in results.get("hybrid, no floor", [])}
-    floors: dict[str, list[dict[str, Any]]] = {}
-    if no_floor:
+    floor_tables: dict[str, list[dict[str, Any]]] = {}
+    if sweep:
         for group in groups[:-1]:
             members = [q for q in corpus.questions if q.group in (group, "offtopic", "sample")]
-            floors[group] = floor_rows(members, similarity, no_floor)
+            floor_tables[group] = floor_rows(members, similarity, sweep)
 
     # -- print --------------------------------------------------------------------------------
     print("# newsbot retrieval quality\n")
@@ -869,17 +921,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\nPassage hits (hybrid defaults) whose article is labelled with the answer: "
             f"{_pct(labelled)}% (the rest match the answer string elsewhere)\n"
         )
-        if group in floors:
+        if group in floor_tables:
             print(
                 f"### relevance floor ({group}; off-topic: {len(OFF_TOPIC_QUESTIONS)} "
                 "questions written in this script)\n"
             )
             print(
-                "'hits kept': of the answerable questions whose top-5 passages hold the answer "
-                "with no floor, the share where both the best cosine and the answer passage's "
-                "cosine clear the floor.\n"
+                "'cosine only': answered when the best chunk's cosine reaches the floor. "
+                "'newsbot': library.ask with search.min_similarity at the floor (and "
+                "passage_min_similarity no higher), hybrid defaults otherwise.\n"
             )
-            print(floor_table(floors[group]))
+            print(floor_table(floor_tables[group]))
             for kind, members in (
                 ("answerable", [q for q in corpus.questions if q.group == group and q.answerable]),
                 (
@@ -902,7 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "timings_s": {k: round(v, 2) for k, v in timings.items()},
             "variants": {v.name: v.search for v in variants},
             "summary": summary,
-            "floors": floors,
+            "floors": floor_tables,
             "questions": {
                 q.id: {
                     "group": q.group,
