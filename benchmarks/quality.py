@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import html
 import json
 import os
 import platform
@@ -150,6 +151,16 @@ def contains(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(normalise(text)) is not None
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain_question(text: str) -> str:
+    """The question as a reader sees it: 39 RealTimeQA questions carry the quiz page's links
+    (``<a data-analytics-id=... href=...>Dubai</a>``), whose attributes would be searched as
+    words."""
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
 # ------------------------------------------------------------------------------------------
 # The corpus and its questions
 # ------------------------------------------------------------------------------------------
@@ -238,7 +249,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
             questions.append(
                 Question(
                     id=r["id"],
-                    text=r["question"],
+                    text=plain_question(r["question"]),
                     answer=r["answer_text"],
                     group=group,
                     answerable=bool(r["article_ids_with_answer"]),
