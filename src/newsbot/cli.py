@@ -264,7 +264,7 @@ def healthcheck() -> None:
     started = time.monotonic()
     try:
         settings = _settings()
-        store = ChromaStore(settings.store, model=settings.embedding.model)
+        store = ChromaStore(settings.store, model=settings.embedding.identity)
         try:
             articles, chunks = store.count_articles(), store.count_chunks()
         finally:

@@ -107,7 +107,7 @@ class Library:
             settings: the configuration.
             embedder: an already loaded model to share (tests, several libraries in one process).
         """
-        store = ChromaStore(settings.store, model=settings.embedding.model)
+        store = ChromaStore(settings.store, model=settings.embedding.identity)
         lexical = LexicalIndex(_lexical_path(settings))
         library = cls(settings, store, lexical, embedder)
         library._sync_lexical()
@@ -353,7 +353,7 @@ class Library:
         return LibraryStats(
             articles=self.store.count_articles(),
             chunks=self.store.count_chunks(),
-            model=self.settings.embedding.model,
+            model=self.settings.embedding.identity,
             store=self.store.description,
         )
 

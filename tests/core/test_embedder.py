@@ -6,8 +6,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from newsbot.config import EmbeddingSettings, Settings
+from newsbot.errors import ModelMismatchError
 from newsbot.index.embedder import Embedder, resolve_model_path
+from newsbot.library import Library
 from tests.chroma_server import free_port
 
 
@@ -53,3 +57,58 @@ def test_default_model_loads_with_no_hub_and_an_empty_cache(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(1, 384)"
     assert not (tmp_path / "hf" / "hub").exists() or not any((tmp_path / "hf" / "hub").iterdir())
+
+
+NEWS = [
+    "The Taliban said on Monday they had taken full control of the Panjshir valley.",
+    "Ahmad Massoud vowed to keep fighting.",
+    "Oil prices rose 2% on supply worries.",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.mark.parametrize(("backend", "agreement"), [("onnx", 0.9999), ("onnx-int8", 0.98)])
+def test_onnx_backends_agree_with_torch(
+    embedder: Embedder, onnx_cache: Path, backend: str, agreement: float
+) -> None:
+    onnx = Embedder(EmbeddingSettings(backend=backend, cache_dir=onnx_cache))  # type: ignore[arg-type]
+    reference = embedder.embed(NEWS)
+    vectors = onnx.embed(NEWS)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(vectors * reference, axis=1)) > agreement
+    # Same tokenizer, so the chunker cuts the same chunks whichever backend runs.
+    assert onnx.count_tokens([*NEWS, "Panjshir"]) == embedder.count_tokens([*NEWS, "Panjshir"])
+    # One text alone is encoded as in a batch: no padding leaks into the pooling. (int8 moves a
+    # little: dynamic quantisation scales activations by the range of the whole batch.)
+    assert float(onnx.embed(NEWS[1:2])[0] @ vectors[1]) > agreement
+
+
+def test_onnx_export_is_cached_and_runs_without_torch(onnx_cache: Path) -> None:
+    Embedder(EmbeddingSettings(backend="onnx-int8", cache_dir=onnx_cache))
+    exports = sorted(p.name for p in onnx_cache.iterdir())
+    code = (
+        "import sys\n"
+        "from newsbot.config import EmbeddingSettings\n"
+        "from newsbot.index.embedder import Embedder\n"
+        f"e = Embedder(EmbeddingSettings(backend='onnx-int8', cache_dir={str(onnx_cache)!r}))\n"
+        "print(e.embed(['offline']).shape, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 384) False"
+    assert sorted(p.name for p in onnx_cache.iterdir()) == exports  # nothing exported again
+
+
+def test_int8_vectors_count_as_another_model(settings: Settings, embedder: Embedder) -> None:
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_text("Oil prices rose on Monday after OPEC cut output.", title="Oil")
+    int8 = settings.model_copy(
+        update={"embedding": settings.embedding.model_copy(update={"backend": "onnx-int8"})}
+    )
+    with pytest.raises(ModelMismatchError, match="int8"):
+        Library.open(int8)

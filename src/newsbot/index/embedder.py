@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -33,53 +34,99 @@ def resolve_model_path(name: str) -> tuple[str, bool]:
 
 
 class Embedder:
-    """Encodes texts into L2-normalised vectors and counts model tokens."""
+    """Encodes texts into L2-normalised vectors and counts model tokens.
+
+    The backend comes from ``embedding.backend``: sentence-transformers on torch, or the same
+    model exported to ONNX (``onnx_model``), optionally with int8 weights.
+    """
 
     def __init__(self, settings: EmbeddingSettings) -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        # A progress bar per model load is noise on a CLI's stderr and in the bot's logs.
-        transformers_logging.disable_progress_bar()
-        # Counting tokens of a long sentence before it is cut warns about the model's maximum
-        # length; the chunker handles that, so the warning would only mislead.
-        transformers_logging.set_verbosity_error()
-
         self.name = settings.model
+        self.identity = settings.identity
         self.batch_size = settings.batch_size
         path, local = resolve_model_path(settings.model)
         if local:
             # Belt and braces: a local model must never reach for the hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
         try:
-            self._model = SentenceTransformer(path, device=settings.device, local_files_only=local)
+            if settings.backend == "torch":
+                self._encoder: _Encoder = _TorchEncoder(path, local, settings)
+            else:
+                from newsbot.index import onnx_model
+
+                self._encoder = onnx_model.load(
+                    settings.model,
+                    path,
+                    local,
+                    settings.cache_dir,
+                    quantized=settings.backend == "onnx-int8",
+                    batch_size=settings.batch_size,
+                )
+        except ConfigError:
+            raise
         except Exception as error:  # any loader failure is a configuration problem
             raise ConfigError(
-                f"cannot load embedding model {settings.model!r}: {error}".splitlines()[0]
+                f"cannot load embedding model {settings.model!r} ({settings.backend}): {error}".splitlines()[
+                    0
+                ]
             ) from error
-        dimension = self._model.get_embedding_dimension()
-        if dimension is None:
+        if not self._encoder.dimension:
             raise ConfigError(f"{settings.model!r} is not a sentence embedding model")
-        self.dimension = int(dimension)
-        self._tokenizer = self._model.tokenizer
+        self.dimension = self._encoder.dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (documents or questions) as float32 unit vectors, shape (n, dimension)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self._encoder.encode(list(texts)), dtype=np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens per text, without the special tokens, in one batched call."""
         if not texts:
             return []
+        return self._encoder.count_tokens(list(texts))
+
+
+class _Encoder(Protocol):
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def _quiet_transformers() -> None:
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # the onnx backend can run where transformers is not importable
+        return
+    # A progress bar per model load is noise on a CLI's stderr and in the bot's logs.
+    transformers_logging.disable_progress_bar()
+    # Counting tokens of a long sentence before it is cut warns about the model's maximum
+    # length; the chunker handles that, so the warning would only mislead.
+    transformers_logging.set_verbosity_error()
+
+
+class _TorchEncoder:
+    def __init__(self, path: str, local: bool, settings: EmbeddingSettings) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(path, device=settings.device, local_files_only=local)
+        self._batch_size = settings.batch_size
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self._tokenizer = self._model.tokenizer
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self._tokenizer(
             list(texts), add_special_tokens=False, return_attention_mask=False
         )

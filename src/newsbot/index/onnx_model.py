@@ -1,0 +1,184 @@
+"""The embedding model as an ONNX graph: exported once from the sentence-transformers model, then
+run with onnxruntime and the ``tokenizers`` library alone, without torch.
+
+Why: on a small CPU host, onnxruntime encodes faster than torch, an int8 copy faster still, and
+a process that never imports torch starts sooner and uses less memory. The export runs locally
+from the configured (by default the packaged) model, so nothing is downloaded; the result is
+cached under ``embedding.cache_dir`` and reused by every later process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsbot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_MODEL_FILE = "model.onnx"
+_INT8_FILE = "model.int8.onnx"
+_TOKENIZER_FILE = "tokenizer.json"
+_META_FILE = "newsbot-onnx.json"
+# Bump when the export itself changes, so old caches are not reused.
+_EXPORT_VERSION = 1
+
+
+def model_fingerprint(name: str, path: str, local: bool) -> str:
+    """A short key for the exported copy: the model's name and, when local, its files' sizes."""
+    digest = hashlib.sha256(f"{_EXPORT_VERSION}\0{name}\0{path}".encode())
+    if local:
+        root = Path(path)
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(f"{file.relative_to(root)}\0{file.stat().st_size}\0".encode())
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name.rsplit("/", 1)[-1])
+    return f"{slug}-{digest.hexdigest()[:12]}"
+
+
+def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> None:
+    """Export the sentence-transformers model at ``model_path`` into ``target`` (atomically).
+
+    The graph covers the whole sentence-transformers pipeline (transformer and pooling), so
+    any pooling the model declares is reproduced; normalisation is left to the caller.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path, device="cpu", local_files_only=local).eval()
+    tokenizer = model.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError(f"{model_path!r} has no fast tokenizer; the onnx backend needs one")
+    names = [
+        n
+        for n in ("input_ids", "attention_mask", "token_type_ids")
+        if n in tokenizer.model_input_names
+    ]
+
+    class _Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+
+    sample = tokenizer(
+        ["a short text", "and a second, longer one"], padding=True, return_tensors="pt"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        # The tracer's warnings are about shapes it cannot prove static; dynamic_axes covers
+        # them, and an operator should not read them once per install.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Pipeline(),
+                tuple(sample[n] for n in names),
+                str(work / _MODEL_FILE),
+                input_names=names,
+                output_names=["sentence_embedding"],
+                dynamic_axes={
+                    **{n: {0: "batch", 1: "tokens"} for n in names},
+                    "sentence_embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            # Per-channel weights: per-tensor int8 moved vectors to cosine ~0.95 of the float
+            # model on news text, per-channel to ~0.99 (benchmarks/embedding.py).
+            quantize_dynamic(
+                str(work / _MODEL_FILE),
+                str(work / _INT8_FILE),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+            )
+            (work / _MODEL_FILE).unlink()
+        tokenizer.backend_tokenizer.save(str(work / _TOKENIZER_FILE))
+        meta = {
+            "inputs": names,
+            "max_seq_length": int(model.max_seq_length or 512),
+            "dimension": int(model.get_embedding_dimension() or 0),
+        }
+        (work / _META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        try:
+            os.rename(work, target)
+        except OSError:
+            if not (target / _META_FILE).exists():  # not a concurrent export that won the race
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class OnnxEncoder:
+    """Tokenise, run the exported graph, L2-normalise; batches sorted by length."""
+
+    def __init__(self, directory: Path, *, quantized: bool, batch_size: int) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta: dict[str, Any] = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
+        self.dimension = int(meta["dimension"])
+        self._inputs: list[str] = list(meta["inputs"])
+        self._batch_size = batch_size
+        self._counter = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(int(meta["max_seq_length"]))
+        self._tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # the optimiser's notes are not the operator's business
+        graph = directory / (_INT8_FILE if quantized else _MODEL_FILE)
+        self._session = ort.InferenceSession(
+            str(graph), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
+            arrays = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            (vectors,) = self._session.run(None, {n: arrays[n] for n in self._inputs})
+            out[batch] = vectors
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+def load(
+    name: str, model_path: str, local: bool, cache_dir: Path, *, quantized: bool, batch_size: int
+) -> OnnxEncoder:
+    """The cached export of the model, made first if it is missing."""
+    directory = cache_dir / (
+        model_fingerprint(name, model_path, local) + ("-int8" if quantized else "")
+    )
+    if not (directory / _META_FILE).exists():
+        log.info(
+            "exporting %s to ONNX%s (once) in %s", name, " int8" if quantized else "", directory
+        )
+        export(model_path, local, directory, quantize=quantized)
+    return OnnxEncoder(directory, quantized=quantized, batch_size=batch_size)
