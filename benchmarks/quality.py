@@ -67,6 +67,7 @@ TOP_K = 5
 RECALL_AT = (1, 3, 5)
 FLOORS = (0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45)
 INDEX_COMPLETE = "complete.json"
+LANGCHAIN = "LangChain baseline"
 
 # Questions nothing in the corpus is about: the relevance floor should refuse them.
 OFF_TOPIC_QUESTIONS = (
@@ -191,7 +192,7 @@ class Corpus:
             Path(newsbot.__file__).parent / "text.py",
         ]
         header = {
-            "model": settings.embedding.model,
+            "model": settings.embedding.identity,
             "chunking": settings.chunking.model_dump(),
             "code": [_file_digest(p) for p in chunk_code],
         }
@@ -348,6 +349,7 @@ def build_settings(index_dir: Path, args: argparse.Namespace) -> Settings:
     return load_settings(
         empty_config,
         store={"path": index_dir / "store"},
+        embedding={"backend": args.backend},
         chunking={
             "max_tokens": args.max_tokens,
             "overlap_sentences": args.overlap,
@@ -528,6 +530,68 @@ def score(question: Question, answer: Answer, seconds: float) -> Outcome:
         top_article=answer.passages[0].passage.article.article_id if answer.passages else None,
         seconds=seconds,
     )
+
+
+def langchain_outcomes(
+    corpus: Corpus, args: argparse.Namespace
+) -> tuple[list[Outcome], dict[str, Any]]:
+    """Build (or reuse) the LangChain baseline index on this corpus and ask every question.
+
+    LangChain returns chunks, not quotes, and always answers: its quote columns stay empty
+    and its "nothing found" rates are zero by construction.
+    """
+    from langchain_pipeline import DESCRIPTION, LangChainPipeline
+
+    workdir = Path(args.workdir).expanduser().resolve()
+    probe = build_settings(workdir / "probe", args)
+    directory = workdir / f"langchain-{corpus.key(probe)}"
+    shutil.rmtree(workdir / "probe", ignore_errors=True)
+    marker = directory / INDEX_COMPLETE
+    if marker.exists() and not args.rebuild:
+        report = json.loads(marker.read_text())
+        pipeline = LangChainPipeline(directory / "chroma")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+        pipeline = LangChainPipeline(directory / "chroma")
+        started = time.perf_counter()
+        n_articles, n_chunks = pipeline.add(article for _, article in corpus.articles)
+        report = {
+            "pipeline": DESCRIPTION,
+            "seconds": round(time.perf_counter() - started, 1),
+            "articles": n_articles,
+            "chunks": n_chunks,
+        }
+        marker.write_text(json.dumps(report, indent=2))
+    _log(f"LangChain index: {report['chunks']} chunks, built in {report['seconds']:.0f} s")
+    outcomes = []
+    for question in corpus.questions:
+        started = time.perf_counter()
+        hits, _ = pipeline.search(question.text, TOP_K)
+        seconds = time.perf_counter() - started
+        rank = None
+        in_labelled = None
+        if question.answer is not None:
+            pattern = answer_pattern(question.answer)
+            for number, hit in enumerate(hits, 1):
+                if contains(pattern, hit.text):
+                    rank = number
+                    in_labelled = hit.article_id in question.labelled_articles
+                    break
+        outcomes.append(
+            Outcome(
+                question_id=question.id,
+                group=question.group,
+                answerable=question.answerable,
+                answered=bool(hits),
+                quote_rank=None,
+                passage_rank=rank,
+                hit_in_labelled=in_labelled,
+                hit_similarity=None,
+                top_article=hits[0].article_id if hits else None,
+                seconds=seconds,
+            )
+        )
+    return outcomes, report
 
 
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
@@ -760,6 +824,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overlap", type=int, default=1, help="overlap in sentences")
     parser.add_argument("--no-embed-title", action="store_true")
     parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        default="torch",
+        help="embedding.backend (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--langchain",
+        action="store_true",
+        help="also build the LangChain baseline (benchmarks/langchain_pipeline.py) on the same "
+        "corpus and score its passages (needs the bench extra)",
+    )
+    parser.add_argument(
         "--variants",
         default=None,
         help="comma-separated variant names to run (default: all): 'hybrid (defaults)', "
@@ -862,6 +938,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         library.close()
 
+    langchain_report: dict[str, Any] | None = None
+    if args.langchain:
+        started = time.perf_counter()
+        results[LANGCHAIN], langchain_report = langchain_outcomes(corpus, args)
+        timings["langchain_s"] = time.perf_counter() - started
+
     groups = [g for g in ("dev", "test") if any(q.group == g for q in corpus.questions)]
     groups.append("sample")
     summary: dict[str, dict[str, dict[str, Any]]] = {}
@@ -873,6 +955,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary[name][group] = summarise([o for o in outcomes if o.group == group])
             summary[name][group]["offtopic_nothing_found"] = refused
             summary[name][group]["latency_warm"] = args.reuse_embeddings and position > 0
+            if name == LANGCHAIN:  # chunks, not quotes: no quote recall to report
+                for k in RECALL_AT:
+                    summary[name][group][f"quote_r@{k}"] = None
     floor_tables: dict[str, list[dict[str, Any]]] = {}
     if sweep:
         for group in groups[:-1]:
@@ -885,7 +970,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"at end:   {machine_line()}")
     print(f"code: {version}")
     print(
-        f"newsbot at {ROOT}; model {base.embedding.model}; chunking "
+        f"newsbot at {ROOT}; model {base.embedding.identity} ({base.embedding.backend}); chunking "
         f"max_tokens={base.chunking.max_tokens} overlap={base.chunking.overlap_sentences} "
         f"embed_title={base.chunking.embed_title}; base search {base.search.model_dump()}; "
         f"top_k={TOP_K}"
@@ -906,6 +991,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f"; statuses {ingest['statuses']}; index {ingest.get('index_mb', '?')} MB"
     )
     timing_text = ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
+    if langchain_report is not None:
+        print(
+            f"{LANGCHAIN}: {langchain_report['pipeline']}; {langchain_report['chunks']} chunks, "
+            f"built in {langchain_report['seconds']:.0f} s"
+        )
     print(f"timings: {timing_text}\n")
 
     for group in groups:
