@@ -25,21 +25,30 @@ import hashlib
 import html
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from common import (
+    REUTERS_ARTICLES,
+    ROOT,
+    RTQA_ARTICLES,
+    RTQA_QUESTIONS,
+    SHARED,
+    code_version,
+    log,
+    machine_line,
+    percentile,
+    read_jsonl,
+)
 
 import newsbot
 from newsbot.config import SearchSettings, Settings, load_settings
@@ -47,12 +56,6 @@ from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-EVAL = SHARED / "eval"
-RTQA_QUESTIONS = EVAL / "realtimeqa" / "questions.jsonl"
-RTQA_ARTICLES = EVAL / "realtimeqa" / "articles.jsonl"
-REUTERS_ARTICLES = EVAL / "reuters21578" / "articles.jsonl"
 SAMPLE_ARTICLE = SHARED / "samples" / "voa-2021-09-06-panjshir.txt"
 SAMPLE_QUESTIONS = ROOT / "tests" / "fixtures" / "sample_questions.jsonl"
 SAMPLE_META = {
@@ -208,13 +211,6 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
-
-
 def _text_cleaner() -> tuple[Callable[[str], str], str]:
     """``clean_text`` of the ingest code, which the library's JSON Lines path applies too."""
     try:
@@ -239,7 +235,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
     needed: set[str] = set()
     for group in groups:
         records = [
-            r for r in _read_jsonl(RTQA_QUESTIONS) if (r["week"] < DEV_BEFORE) == (group == "dev")
+            r for r in read_jsonl(RTQA_QUESTIONS) if (r["week"] < DEV_BEFORE) == (group == "dev")
         ]
         answerable = [r for r in records if r["article_ids_with_answer"]]
         unanswerable = [r for r in records if not r["article_ids_with_answer"]]
@@ -261,7 +257,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
             needed.update(r["retrieved_article_ids"])
 
     articles: list[tuple[str, Article]] = []
-    for r in _read_jsonl(RTQA_ARTICLES):
+    for r in read_jsonl(RTQA_ARTICLES):
         if r["id"] in needed:
             articles.append(
                 (
@@ -281,7 +277,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
         raise SystemExit(f"{len(missing)} retrieved articles are missing from {RTQA_ARTICLES}")
     rtqa_count = len(articles)
 
-    reuters = list(_read_jsonl(REUTERS_ARTICLES)) if distractors else []
+    reuters = list(read_jsonl(REUTERS_ARTICLES)) if distractors else []
     step = max(1, len(reuters) // distractors) if distractors else 1
     for r in reuters[::step][:distractors]:
         articles.append(
@@ -309,7 +305,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
             ),
         )
     )
-    for number, r in enumerate(_read_jsonl(SAMPLE_QUESTIONS), 1):
+    for number, r in enumerate(read_jsonl(SAMPLE_QUESTIONS), 1):
         questions.append(
             Question(
                 id=f"sample-{number}",
@@ -370,7 +366,7 @@ def open_index(corpus: Corpus, args: argparse.Namespace) -> tuple[Library, dict[
     if marker.exists() and not args.rebuild:
         report = json.loads(marker.read_text())
         report["cached"] = True
-        _log(f"reusing the index in {index_dir} (built in {report['seconds']:.0f} s)")
+        log(f"reusing the index in {index_dir} (built in {report['seconds']:.0f} s)")
         return Library.open(settings), report
 
     if args.rebuild:
@@ -379,7 +375,7 @@ def open_index(corpus: Corpus, args: argparse.Namespace) -> tuple[Library, dict[
     # An interrupted ingest resumes: stored articles come back as duplicates, unembedded.
     before = library.stats()
     if before.articles:
-        _log(f"resuming: {before.articles} articles are already in {index_dir}")
+        log(f"resuming: {before.articles} articles are already in {index_dir}")
     started = time.perf_counter()
     statuses: Counter[str] = Counter()
     errors: list[str] = []
@@ -389,7 +385,7 @@ def open_index(corpus: Corpus, args: argparse.Namespace) -> tuple[Library, dict[
             errors.append(f"{result.source}: {result.error}")
         if done % 256 == 0:
             rate = done / (time.perf_counter() - started)
-            _log(f"  ingested {done}/{len(corpus.articles)} articles ({rate:.1f}/s)")
+            log(f"  ingested {done}/{len(corpus.articles)} articles ({rate:.1f}/s)")
     seconds = time.perf_counter() - started
     stats = library.stats()
     report = {
@@ -562,7 +558,7 @@ def langchain_outcomes(
             "chunks": n_chunks,
         }
         marker.write_text(json.dumps(report, indent=2))
-    _log(f"LangChain index: {report['chunks']} chunks, built in {report['seconds']:.0f} s")
+    log(f"LangChain index: {report['chunks']} chunks, built in {report['seconds']:.0f} s")
     outcomes = []
     for question in corpus.questions:
         started = time.perf_counter()
@@ -617,18 +613,9 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         metrics["nothing_found"] = sum(not o.answered for o in unanswerable) / len(unanswerable)
     latencies = sorted(o.seconds for o in outcomes)
     if latencies:
-        metrics["p50_ms"] = 1000 * _percentile(latencies, 50)
-        metrics["p95_ms"] = 1000 * _percentile(latencies, 95)
+        metrics["p50_ms"] = 1000 * percentile(latencies, 50)
+        metrics["p95_ms"] = 1000 * percentile(latencies, 95)
     return metrics
-
-
-def _percentile(ordered: Sequence[float], percent: float) -> float:
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * percent / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def top_similarities(library: Library, questions: Sequence[Question]) -> dict[str, float]:
@@ -702,43 +689,6 @@ def floor_rows(
 # ------------------------------------------------------------------------------------------
 
 
-def machine_line() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (
-        f"machine: {cores} cores, {model}; load average {load}; Python {platform.python_version()}"
-    )
-
-
-def code_version() -> str:
-    """The commit of the newsbot code under test, and its uncommitted source files."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    changed = sorted(line[3:] for line in dirty if line.strip())
-    return head + (f" + uncommitted {', '.join(changed)}" if changed else "")
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -791,14 +741,10 @@ def similarity_summary(values: Sequence[float]) -> str:
         return "-"
     ordered = sorted(values)
     return (
-        f"min {ordered[0]:.2f}, p10 {_percentile(ordered, 10):.2f}, "
-        f"median {statistics.median(ordered):.2f}, p90 {_percentile(ordered, 90):.2f}, "
+        f"min {ordered[0]:.2f}, p10 {percentile(ordered, 10):.2f}, "
+        f"median {statistics.median(ordered):.2f}, p90 {percentile(ordered, 90):.2f}, "
         f"max {ordered[-1]:.2f}"
     )
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -881,7 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     corpus = load_corpus(args.split, args.questions, args.distractors)
     timings["load_data_s"] = time.perf_counter() - started
-    _log(f"corpus: {len(corpus.articles)} articles, {len(corpus.questions)} questions")
+    log(f"corpus: {len(corpus.articles)} articles, {len(corpus.questions)} questions")
 
     started = time.perf_counter()
     library, ingest = open_index(corpus, args)
@@ -913,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = time.perf_counter()
             results[variant.name] = ask_all(library, corpus.questions)
             timings[f"variant {variant.name} s"] = time.perf_counter() - started
-            _log(f"  {variant.name}: {timings[f'variant {variant.name} s']:.0f} s")
+            log(f"  {variant.name}: {timings[f'variant {variant.name} s']:.0f} s")
         library.settings = base
 
         started = time.perf_counter()
@@ -932,7 +878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 update={"search": base.search.model_copy(update=floor_update(base.search, floor))}
             )
             sweep[floor] = {o.question_id: o for o in ask_all(library, corpus.questions)}
-            _log(f"  floor {floor:.2f} done")
+            log(f"  floor {floor:.2f} done")
         library.settings = base
         timings["floor_sweep_s"] = time.perf_counter() - started
     finally:
@@ -1068,7 +1014,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "outcomes": {name: [asdict(o) for o in outs] for name, outs in results.items()},
         }
         args.out.write_text(json.dumps(payload, indent=1))
-        _log(f"wrote {args.out}")
+        log(f"wrote {args.out}")
     return 0
 
 
