@@ -1,0 +1,189 @@
+"""Question latency, memory and start-up time as the index grows.
+
+One index is grown in steps (``--sizes``, in chunks) by ingesting real news text: the RealTimeQA
+pages and Reuters-21578 documents from ``../shared/eval``, interleaved, in file order. At each step
+a fresh process (as a restarted bot would be) opens the library and answers RealTimeQA questions
+end to end, in-process: question in, rendered Telegram answer page out (``Library.ask`` then
+``bot.render.answer_page``), no network. It reports p50/p95/p99 of that time, the time from
+process start to the first answer, and the process's peak RSS.
+
+The grown index is kept in ``--workdir``, so a later run with bigger sizes continues it.
+
+Usage:
+    python benchmarks/latency.py --sizes 1000,10000,100000
+    python benchmarks/latency.py --sizes 1000,10000 --backend torch --questions 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from itertools import zip_longest
+from pathlib import Path
+
+from common import RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
+
+from newsbot.config import Settings, load_settings
+from newsbot.library import Library
+from newsbot.models import Article
+
+
+def settings_for(workdir: Path, backend: str) -> Settings:
+    config = workdir / "empty.toml"
+    config.write_text("")
+    return load_settings(
+        config, store={"path": workdir / f"store-{backend}"}, embedding={"backend": backend}
+    )
+
+
+def corpus() -> Iterator[tuple[str, Article]]:
+    """RealTimeQA pages and Reuters documents, alternating, so every size mixes both."""
+    from common import reuters_articles, rtqa_articles
+
+    for pair in zip_longest(rtqa_articles(), reuters_articles()):
+        for article in pair:
+            if article is not None:
+                yield (f"eval:{article.id}", article)
+
+
+def grow(settings: Settings, target: int, batch: int = 64) -> tuple[int, int, float]:
+    """Ingest until the index holds ``target`` chunks; returns (articles, chunks, seconds)."""
+    started = time.perf_counter()
+    with Library.open(settings) as library:
+        stats = library.stats()
+        if stats.chunks >= target:
+            return stats.articles, stats.chunks, 0.0
+        pending: list[tuple[str, Article]] = []
+        chunks = stats.chunks
+        for item in corpus():
+            pending.append(item)
+            if len(pending) == batch:
+                chunks += sum(
+                    r.chunks or 0
+                    for r in library.add_articles(pending)
+                    if r.status.value == "added"
+                )
+                pending = []
+                log(f"  {chunks} chunks ({time.perf_counter() - started:.0f} s)")
+                if chunks >= target:
+                    break
+        else:
+            if pending:
+                library.add_articles(pending)
+        stats = library.stats()
+    return stats.articles, stats.chunks, time.perf_counter() - started
+
+
+MEASURE = r"""
+import json, resource, sys, time
+started = time.perf_counter()
+from newsbot.bot.render import answer_page
+from newsbot.config import load_settings
+from newsbot.library import Library
+settings = load_settings(
+    sys.argv[1], store={"path": sys.argv[2]}, embedding={"backend": sys.argv[3]}
+)
+questions = json.loads(sys.argv[4])
+library = Library.open(settings)
+answer = library.ask(questions[0])
+answer_page(answer, 0, settings.telegram.page_size)
+first = time.perf_counter() - started
+times = []
+for question in questions[1:]:
+    t = time.perf_counter()
+    answer = library.ask(question)
+    answer_page(answer, 0, settings.telegram.page_size)
+    times.append(time.perf_counter() - t)
+library.close()
+print(json.dumps({"first_answer_s": first, "times": times,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(
+    workdir: Path, settings: Settings, backend: str, questions: Sequence[str]
+) -> dict[str, float]:
+    from common import percentile
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEASURE,
+            str(workdir / "empty.toml"),
+            str(settings.store.path),
+            backend,
+            json.dumps(list(questions)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"measuring process failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    ordered = sorted(result["times"])
+    return {
+        "p50_ms": 1000 * percentile(ordered, 50),
+        "p95_ms": 1000 * percentile(ordered, 95),
+        "p99_ms": 1000 * percentile(ordered, 99),
+        "first_answer_s": result["first_answer_s"],
+        "peak_rss_mb": result["peak_rss_mb"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes in chunks")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="onnx-int8")
+    parser.add_argument("--questions", type=int, default=200, metavar="N")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path.home() / ".cache" / "newsbot-latency",
+        help="where the grown index is kept (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(args.workdir, args.backend)
+    questions = [r["question"] for r in read_jsonl(RTQA_QUESTIONS)][: args.questions + 1]
+
+    machine_at_start = machine_line()
+    rows = []
+    for size in sizes:
+        log(f"growing the index to {size} chunks ...")
+        articles, chunks, seconds = grow(settings, size)
+        log(f"measuring at {chunks} chunks ...")
+        rows.append(
+            {"target": size, "articles": articles, "chunks": chunks, "grow_s": seconds}
+            | measure(args.workdir, settings, args.backend, questions)
+        )
+
+    print("# newsbot question latency\n")
+    print(f"at start: {machine_at_start}")
+    print(f"at end:   {machine_line()}")
+    print(
+        f"code: {code_version()}; embedding backend {args.backend}; "
+        f"{len(questions) - 1} RealTimeQA questions after one warm-up\n"
+    )
+    print(
+        "| chunks | articles | p50 ms | p95 ms | p99 ms | start to first answer s | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['chunks']} | {r['articles']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['first_answer_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
