@@ -23,6 +23,7 @@ from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalHit, LexicalIndex
+from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore, StoredArticle, fingerprint, record_fingerprint
 from newsbot.ingest.chunk import chunk_article
 from newsbot.models import (
@@ -90,8 +91,10 @@ class Library:
         store: ChromaStore,
         lexical: LexicalIndex,
         embedder: Embedder | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self.settings = settings
+        self.sentences = sentences or SentenceVectors(":memory:", model=settings.embedding.identity)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self.store = store
@@ -109,7 +112,11 @@ class Library:
         """
         store = ChromaStore(settings.store, model=settings.embedding.identity)
         lexical = LexicalIndex(_lexical_path(settings))
-        library = cls(settings, store, lexical, embedder)
+        sentences = SentenceVectors(
+            _lexical_path(settings).with_suffix(".sentences.sqlite3"),
+            model=settings.embedding.identity,
+        )
+        library = cls(settings, store, lexical, embedder, sentences)
         library._sync_lexical()
         return library
 
@@ -123,6 +130,7 @@ class Library:
         return self._embedder
 
     def close(self) -> None:
+        self.sentences.close()
         self.lexical.close()
         self.store.close()
 
@@ -401,7 +409,10 @@ class Library:
         if not passages:
             return Answer(question)
         quotes = select_quotes(
-            question, question_vector, [p.chunk for p in passages], self.embedder.embed
+            question,
+            question_vector,
+            [p.chunk for p in passages],
+            lambda texts: self.sentences.embed(texts, self.embedder.embed),
         )
         return Answer(
             question,

@@ -66,10 +66,9 @@ class Embedder:
         except ConfigError:
             raise
         except Exception as error:  # any loader failure is a configuration problem
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ConfigError(
-                f"cannot load embedding model {settings.model!r} ({settings.backend}): {error}".splitlines()[
-                    0
-                ]
+                f"cannot load embedding model {settings.model!r} ({settings.backend}): {first_line}"
             ) from error
         if not self._encoder.dimension:
             raise ConfigError(f"{settings.model!r} is not a sentence embedding model")

@@ -1,0 +1,88 @@
+"""Vectors of article sentences, kept on disk so quoting a passage costs no model call.
+
+Quote selection scores every sentence of the passages it shows against the question. Embedding
+those 30-40 sentences was ~90% of the time of a question; read from here it is a few
+milliseconds. The library fills this at ingest (the sentences are embedded there anyway) and on a
+miss (an index built before this existed, or another process ingested the article), so it is
+derived data: deleting the file only makes the next questions slower until it refills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+class SentenceVectors:
+    """A persistent map from (model, sentence text) to its unit vector, as float16."""
+
+    def __init__(self, path: Path | str, *, model: str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._model = model
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+            " WITHOUT ROWID"
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _key(self, text: str) -> bytes:
+        # The model is part of the key: a model change must never reuse old vectors.
+        return hashlib.blake2b(f"{self._model}\0{text}".encode(), digest_size=16).digest()
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [
+            (self._key(t), np.asarray(v, dtype=np.float16).tobytes())
+            for t, v in zip(texts, vectors, strict=True)
+        ]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def embed(self, texts: Sequence[str], embed: Embed) -> np.ndarray:
+        """Vectors for ``texts``: stored ones read back, the others embedded and stored."""
+        keys = [self._key(t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                part = list(dict.fromkeys(keys[start : start + 500]))
+                marks = ",".join("?" * len(part))
+                for key, blob in self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
+                ):
+                    found[key] = np.frombuffer(blob, dtype=np.float16)
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
+        if missing:
+            vectors = embed(missing)
+            # A cache that cannot be written (disk full, read-only) only costs speed.
+            with contextlib.suppress(sqlite3.Error):
+                self.put(missing, vectors)
+            for text, vector in zip(missing, vectors, strict=True):
+                # Rounded as stored, so an answer does not depend on whether it was cached.
+                found[self._key(text)] = np.asarray(vector, dtype=np.float16)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)

@@ -1,0 +1,60 @@
+"""The on-disk cache of sentence vectors that quote selection reads instead of the model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newsbot.config import Settings
+from newsbot.index.embedder import Embedder
+from newsbot.index.sentence_vectors import SentenceVectors
+from newsbot.library import Library
+from tests.core.test_library import sample_article
+
+SENTENCES = [
+    "The Taliban said they had taken control of the Panjshir valley.",
+    "Ahmad Massoud vowed to keep fighting.",
+]
+
+
+def refuse(texts: Sequence[str]) -> np.ndarray:
+    raise AssertionError(f"the model was asked for {list(texts)}")
+
+
+def test_cached_vectors_survive_reopening(tmp_path: Path, embedder: Embedder) -> None:
+    path = tmp_path / "s.sqlite3"
+    cache = SentenceVectors(path, model="m")
+    first = cache.embed(SENTENCES, embedder.embed)
+    cache.close()
+
+    reopened = SentenceVectors(path, model="m")
+    again = reopened.embed(list(reversed(SENTENCES)), refuse)
+    np.testing.assert_allclose(again, first[::-1], atol=1e-6)
+    # Equal to the model's own vectors up to float16 rounding.
+    np.testing.assert_allclose(first, embedder.embed(SENTENCES), atol=2e-3)
+
+
+def test_another_model_never_reads_them(tmp_path: Path, embedder: Embedder) -> None:
+    path = tmp_path / "s.sqlite3"
+    SentenceVectors(path, model="m").embed(SENTENCES, embedder.embed)
+    with pytest.raises(AssertionError, match="the model was asked"):
+        SentenceVectors(path, model="other").embed(SENTENCES, refuse)
+
+
+def test_answers_from_cache_match_fresh_ones(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    question = "Who took control of the Panjshir valley?"
+    library = Library.open(settings, embedder=embedder)
+    try:
+        library.add_article(sample_article(sample_text), origin="sample")
+        fresh = library.ask(question)
+        assert fresh.answered
+        cached = library.ask(question)  # every sentence is now read from the cache
+    finally:
+        library.close()
+    assert [p.quote.text for p in cached.passages] == [p.quote.text for p in fresh.passages]
+    assert Path(library.sentences.path).stat().st_size > 0
