@@ -196,8 +196,7 @@ class ChromaStore:
         except StoreError:
             raise
         except Exception as error:
-            where = getattr(self, "description", "the store")
-            raise StoreError(f"cannot open {where}: {_one_line(error)}") from error
+            raise StoreError(describe_failure(self, error)) from error
 
     def _connect(self) -> None:
         """Look up the generation and its collections (again, after a failure)."""
@@ -503,9 +502,7 @@ class DocumentCollection:
         try:
             self._connect()
         except Exception as error:
-            raise StoreError(
-                f"cannot open {name} in {store.description}: {_one_line(error)}"
-            ) from error
+            raise StoreError(describe_failure(self, error)) from error
 
     def _connect(self) -> None:
         self._collection = self._client.get_or_create_collection(self.name, embedding_function=None)
