@@ -459,8 +459,8 @@ class Library:
                 target.delete_chunks(gone)
             target.activate()
             self.store = target
+            # The old generation goes; its store object shares our client, so it is not closed.
             target.drop_other_generations()
-            source.close()
             self._fingerprint = int(fingerprint(target.all_records()), 16)
             self._rebuild_lexical_locked(None)
         return ReindexReport(

@@ -20,7 +20,7 @@ from tests.store_checks import (
 
 
 def test_kill_9_during_bulk_ingest_then_rerun_completes(tmp_path: Path, embedder: Embedder) -> None:
-    articles = short_reuters(150)  # three write batches of up to 64
+    articles = short_reuters(100)  # two write batches: 64, 36
     dump = write_jsonl(tmp_path / "dump.jsonl", articles)
     store = tmp_path / "store"
     lexical = store / "newsbot-lexical.sqlite3"

@@ -1,4 +1,4 @@
-"""The Chroma server goes away and comes back: clear StoreErrors meanwhile, then business as usual."""
+"""The Chroma server goes away and comes back: StoreErrors meanwhile, then business as usual."""
 
 from __future__ import annotations
 

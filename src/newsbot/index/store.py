@@ -52,6 +52,7 @@ _NO_WRITE = (
     "readonly",
     "read-only",
     "permission denied",
+    "disk i/o error",
 )
 _RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
 
