@@ -132,7 +132,12 @@ def newsbot(*args: str) -> list[str]:
 
 
 def kill_during_write(
-    process: subprocess.Popen[bytes], lexical: Path, *, nth: int, timeout: float = 300
+    process: subprocess.Popen[bytes],
+    lexical: Path,
+    *,
+    nth: int,
+    after_rows: bool = True,
+    timeout: float = 300,
 ) -> None:
     """SIGKILL ``process`` in the middle of its ``nth`` (or a later) write.
 
@@ -140,6 +145,8 @@ def kill_during_write(
     when the batch is done; its lexical rows go in after its chunks and before its registry
     entries. So "writing" with more lexical rows than when the write began means: chunks and
     lexical rows written, registry entries not yet (or not all) -- the worst moment to die.
+    With ``after_rows=False`` the kill comes as soon as the write starts (a reindex rewrites
+    as many rows as it removes, so the count does not tell).
     """
     deadline = time.monotonic() + timeout
     entered, rows_before = 0, None
@@ -152,7 +159,7 @@ def kill_during_write(
         elif rows_before is None:
             entered += 1
             rows_before = rows
-        elif entered >= nth and rows > rows_before:
+        if value == "writing" and entered >= nth and (rows > rows_before or not after_rows):
             process.kill()
             process.wait()
             return
