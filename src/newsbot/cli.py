@@ -115,12 +115,14 @@ def import_articles(
 
 @app.command()
 def export(
-    file: Annotated[Path, typer.Argument(help="Where to write (.jsonl, or .jsonl.gz).")],
+    file: Annotated[
+        Path, typer.Argument(help="Where to write (.jsonl, .jsonl.gz, or - for stdout).")
+    ],
 ) -> None:
     """Write every article with its text and metadata as JSON Lines (for `newsbot import`)."""
     try:
         with _library() as library:
-            count = library.export(file)
+            count = library.export_to(sys.stdout) if str(file) == "-" else library.export(file)
     except NewsbotError as error:
         raise _fail(str(error)) from None
     err.print(f"exported {count} article(s) to {escape(str(file))}")

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -483,15 +484,10 @@ class Library:
             the number of articles written.
         """
         temporary = path.with_name(f".{path.name}.partial")
-        count = 0
         opener = gzip.open if path.name.endswith(".gz") else open
         try:
             with opener(temporary, "wt", encoding="utf-8") as handle:
-                for page in self.store.iter_articles():
-                    for record, text, _ in page:
-                        handle.write(json.dumps(export_line(record, text), ensure_ascii=False))
-                        handle.write("\n")
-                        count += 1
+                count = self.export_to(handle)
             os.replace(temporary, path)
         except OSError as error:
             temporary.unlink(missing_ok=True)
@@ -499,6 +495,15 @@ class Library:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+        return count
+
+    def export_to(self, handle: TextIO) -> int:
+        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout)."""
+        count = 0
+        for page in self.store.iter_articles():
+            for record, text in ((r, t) for r, t, _ in page):
+                handle.write(json.dumps(export_line(record, text), ensure_ascii=False) + "\n")
+                count += 1
         return count
 
     # -- questions ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ Chroma server unchanged, and a damaged file imports what it can, line by line.""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def test_export_embedded_import_into_server_round_trip(
     result = runner.invoke(app, ["export", str(exported)])
     assert result.exit_code == 0, result.stderr
     assert f"exported {len(source)} article(s)" in result.stderr
+    streamed = runner.invoke(app, ["export", "-"])
+    with gzip.open(exported, "rt", encoding="utf-8") as lines:
+        assert [json.loads(line)["id"] for line in streamed.stdout.splitlines()] == [
+            json.loads(line)["id"] for line in lines
+        ]
 
     with chroma_server(tmp_path / "chroma") as url:
         monkeypatch.delenv("NEWSBOT_STORE__PATH")
