@@ -26,7 +26,7 @@ import numpy as np
 
 from newsbot.answer import select_quotes
 from newsbot.config import Settings
-from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError
+from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.store import (
@@ -114,6 +114,11 @@ class Library:
         self.lexical = lexical
         self._write_lock = threading.Lock()
         self._fingerprint = 0
+        # A write of this process failed half-way (outage, full disk): repair before the next.
+        self._unfinished = False
+        # Why writes are refused until a restart: the embedded Chroma blocks on every write after
+        # one failed (measured with a file size limit), so failing fast beats hanging the bot.
+        self._writes_refused: str | None = None
 
     @classmethod
     def open(
@@ -141,8 +146,10 @@ class Library:
         recovery = self.store.recover()
         if recovery.rolled_back:
             self.lexical.remove_articles(recovery.rolled_back)
+        if recovery.rolled_back or self._unfinished:
             # The registry changed under the running fingerprint: recount it from the store.
             self._sync_lexical_locked()
+        self._unfinished = False
 
     @property
     def embedder(self) -> Embedder:
@@ -189,6 +196,7 @@ class Library:
     ) -> Iterator[IngestResult]:
         """Index extracted articles (or report the errors that stand in their place)."""
         with self._write_lock:
+            self._check_writable()
             self._recover_locked()  # another process may have crashed since we opened
         batch: list[Item] = []
         for item in items:
@@ -244,7 +252,22 @@ class Library:
         with self._write_lock:
             return self._add_batch_locked(batch, added_by)
 
+    def _after_failed_write(self, store: ChromaStore, error: BaseException) -> None:
+        self._unfinished = True
+        if not store.remote and isinstance(error, StoreError):
+            self._writes_refused = (
+                f"{error}; newsbot must be restarted before it writes to {store.description} "
+                "again (what an interrupted write left is rolled back on start)"
+            )
+
+    def _check_writable(self) -> None:
+        if self._writes_refused:
+            raise StoreError(self._writes_refused)
+
     def _add_batch_locked(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
+        self._check_writable()
+        if self._unfinished:
+            self._recover_locked()
         results: dict[int, IngestResult] = {}
         pending: list[tuple[int, str, Article, str | None, str]] = []
         for position, (origin, item) in enumerate(batch):
@@ -361,15 +384,19 @@ class Library:
             )
             offset += n
         ids = [s.record.article_id for s in stored]
-        store.begin_writes([(s.record.article_id, s.record.content_hash) for s in stored])
-        self.lexical.set_meta(_FINGERPRINT, _WRITING)
-        replaced = [prev.article_id for _, prev in items if prev is not None]
-        if replaced:
-            store.delete_chunks(replaced)
-        store.write_chunks(stored)
-        self.lexical.replace_articles(ids, [c for s in stored for c in s.chunks])
-        store.write_records(stored)
-        store.end_writes(ids)
+        try:
+            store.begin_writes([(s.record.article_id, s.record.content_hash) for s in stored])
+            self.lexical.set_meta(_FINGERPRINT, _WRITING)
+            replaced = [prev.article_id for _, prev in items if prev is not None]
+            if replaced:
+                store.delete_chunks(replaced)
+            store.write_chunks(stored)
+            self.lexical.replace_articles(ids, [c for s in stored for c in s.chunks])
+            store.write_records(stored)
+            store.end_writes(ids)
+        except BaseException as error:
+            self._after_failed_write(self.store if store is None else store, error)
+            raise
         for s, prev in items:
             if prev is not None:
                 self._fingerprint ^= record_fingerprint(prev)
@@ -387,14 +414,21 @@ class Library:
     def remove(self, article_id: str) -> ArticleRecord:
         """Delete an article and all its chunks."""
         with self._write_lock:
+            self._check_writable()
+            if self._unfinished:
+                self._recover_locked()
             record = self.get_article(article_id)
             # Registry first: from this moment the article is gone for readers; the journal
             # entry ("" hash: a removal) gets the chunks deleted even if the process dies now.
-            self.store.begin_writes([(article_id, "")])
-            self.store.delete_records([article_id])
-            self.store.delete_chunks([article_id])
-            self.lexical.remove_articles([article_id])
-            self.store.end_writes([article_id])
+            try:
+                self.store.begin_writes([(article_id, "")])
+                self.store.delete_records([article_id])
+                self.store.delete_chunks([article_id])
+                self.lexical.remove_articles([article_id])
+                self.store.end_writes([article_id])
+            except BaseException as error:
+                self._after_failed_write(self.store, error)
+                raise
             self._fingerprint ^= record_fingerprint(record)
             self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
         return record

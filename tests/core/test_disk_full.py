@@ -11,7 +11,10 @@ import resource
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from newsbot.config import load_settings
+from newsbot.errors import StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import IngestStatus
@@ -65,3 +68,27 @@ def test_ingest_into_a_full_store_fails_clearly_and_keeps_what_was_there(
     final = read_embedded(store)
     final.assert_whole_articles()
     assert set(final.registry) == {sample.article_id} | {a["id"] for a in articles}
+
+
+def test_after_a_failed_write_the_embedded_library_refuses_writes_instead_of_hanging(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The bot's case: a long-running library whose write failed. Embedded Chroma blocks on
+    every later write in that process, so the library refuses them at once, in words."""
+    store = tmp_path / "store"
+    settings = load_settings(store={"path": store})
+    dump = write_jsonl(tmp_path / "dump.jsonl", short_reuters(70))
+    with Library.open(settings, embedder=embedder) as library:
+        (sample,) = list(library.ingest([str(SAMPLE)]))
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        room = (store / "chroma.sqlite3").stat().st_size + 60_000
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, hard))  # this process only, briefly
+        try:
+            with pytest.raises(StoreError, match="cannot write to embedded Chroma"):
+                list(library.ingest([str(dump)]))
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        with pytest.raises(StoreError, match="must be restarted"):
+            library.add_text("Harbour reopens\nThe harbour reopened on Friday after repairs.")
+        with pytest.raises(StoreError, match="must be restarted"):
+            library.remove(sample.article_id)

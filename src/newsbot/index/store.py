@@ -71,9 +71,9 @@ class StoredArticle:
 def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Turn Chroma, network and disk failures into StoreError with a message for a person.
 
-    A failure also marks the owner stale: the next call looks its collections up again, so a
-    Chroma server that restarted (or lost and recreated a collection) is picked up without a
-    new client, and nothing stays broken after the outage.
+    A failure of a Chroma server also marks the owner stale: the next call looks its
+    collections up again, so a server that restarted (or lost and recreated a collection) is
+    picked up without a new client, and nothing stays broken after the outage.
     """
 
     @functools.wraps(method)
@@ -90,7 +90,10 @@ def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
         # BaseException: chromadb's Rust core reports some I/O failures as pyo3 panics, which
         # do not derive from Exception.
         except BaseException as error:
-            owner._stale = True  # type: ignore[attr-defined]
+            # Only a server can come back with other collection ids; the embedded store's
+            # handles stay valid, and creating collections after a failed write can block.
+            if getattr(owner, "remote", False):
+                owner._stale = True  # type: ignore[attr-defined]
             raise StoreError(describe_failure(owner, error)) from error
 
     return wrapper
@@ -174,6 +177,7 @@ class ChromaStore:
         self._pinned_generation = generation
         self._check_model = check_model
         self._stale = False
+        self.remote = bool(settings.url)
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.url:
@@ -498,6 +502,7 @@ class DocumentCollection:
     def __init__(self, store: ChromaStore, name: str) -> None:
         self.description = store.description
         self.name = name
+        self.remote = store.remote
         self._client = store._client
         self._stale = False
         try:
