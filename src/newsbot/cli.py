@@ -98,25 +98,87 @@ def ingest(
     added_by: Annotated[str | None, typer.Option(help="Who added the articles.")] = None,
 ) -> None:
     """Add articles: HTML, PDF, text and Markdown files, URLs, and JSON Lines dumps."""
-    results: list[IngestResult] = []
+    _ingest(sources, as_json=as_json, added_by=added_by)
+
+
+@app.command("import")
+def import_articles(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file (.jsonl or .jsonl.gz).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Restore articles from `newsbot export`: ids, metadata and provenance are kept."""
+    if not file.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
+        raise _fail(f"{file}: import reads JSON Lines (.jsonl or .jsonl.gz)", 2)
+    # An export is a JSON Lines dump that ingest already reads: one format, one path.
+    _ingest([str(file)], as_json=as_json, added_by=None)
+
+
+@app.command()
+def export(
+    file: Annotated[
+        Path, typer.Argument(help="Where to write (.jsonl, .jsonl.gz, or - for stdout).")
+    ],
+) -> None:
+    """Write every article with its text and metadata as JSON Lines (for `newsbot import`)."""
     try:
         with _library() as library:
-            progress = Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=not err.is_terminal,
-            )
-            with progress:
-                task = progress.add_task("ingesting", total=_estimate_total(sources))
-                for result in library.ingest(sources, added_by=added_by):
-                    results.append(result)
-                    progress.advance(task)
-                    if not as_json:
-                        _print_result(result)
+            count = library.export_to(sys.stdout) if str(file) == "-" else library.export(file)
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+    err.print(f"exported {count} article(s) to {escape(str(file))}")
+
+
+@app.command()
+def reindex(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Rebuild every embedding and the lexical index from the stored text, with the configured
+    model (after changing embedding.model); re-run it if it was interrupted."""
+    from newsbot.library import Library
+
+    try:
+        library = Library.open(_settings(), check_model=False)
+        try:
+            with _progress() as progress:
+                task = progress.add_task("reindexing", total=None)
+                report = library.reindex(
+                    progress=lambda done, total: progress.update(task, completed=done, total=total)
+                )
+        finally:
+            library.close()
+    except NewsbotError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        out.print(
+            f"reindexed {report.articles} articles ({report.chunks} chunks) with "
+            f"{escape(report.model)} in {report.seconds:.1f} s; {report.embedded} embedded now"
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _ingest(sources: list[str], *, as_json: bool, added_by: str | None) -> None:
+    results: list[IngestResult] = []
+    try:
+        with _library() as library, _progress() as progress:
+            task = progress.add_task("ingesting", total=_estimate_total(sources))
+            for result in library.ingest(sources, added_by=added_by):
+                results.append(result)
+                progress.advance(task)
+                if not as_json:
+                    _print_result(result)
     except NewsbotError as error:
         if as_json and results:
             _print_json([r.to_json() for r in results])

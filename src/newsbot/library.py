@@ -6,25 +6,37 @@ It owns the embedding model, the Chroma store and the lexical index, opened once
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import hashlib
+import json
 import logging
+import os
 import re
 import threading
+import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from newsbot.answer import select_quotes
 from newsbot.config import Settings
-from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError
+from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
-from newsbot.index.store import ChromaStore, StoredArticle, fingerprint, record_fingerprint
+from newsbot.index.store import (
+    ChromaStore,
+    StoredArticle,
+    fingerprint,
+    next_generation,
+    record_fingerprint,
+)
 from newsbot.ingest.chunk import chunk_article
 from newsbot.models import (
     Answer,
@@ -36,6 +48,7 @@ from newsbot.models import (
     IngestStatus,
     LibraryStats,
     Passage,
+    ReindexReport,
 )
 from newsbot.search import diversify, fuse
 
@@ -48,6 +61,9 @@ MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
 _FINGERPRINT = "fingerprint"
+# The lexical fingerprint while a write is under way: a crash leaves it, and the next open
+# rebuilds the lexical index from Chroma instead of trusting rows of unfinished articles.
+_WRITING = "writing"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
 
@@ -101,24 +117,46 @@ class Library:
         self.lexical = lexical
         self._write_lock = threading.Lock()
         self._fingerprint = 0
+        # A write of this process failed half-way (outage, full disk): repair before the next.
+        self._unfinished = False
+        # Why writes are refused until a restart: the embedded Chroma blocks on every write after
+        # one failed (measured with a file size limit), so failing fast beats hanging the bot.
+        self._writes_refused: str | None = None
 
     @classmethod
-    def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Library:
-        """Load the model, open the store and bring the lexical index up to date.
+    def open(
+        cls, settings: Settings, *, embedder: Embedder | None = None, check_model: bool = True
+    ) -> Library:
+        """Open the store, repair what an interrupted write left, sync the lexical index.
 
         Args:
             settings: the configuration.
             embedder: an already loaded model to share (tests, several libraries in one process).
+            check_model: refuse an index built with another model (off only for reindex).
         """
-        store = ChromaStore(settings.store, model=settings.embedding.identity)
+        store = ChromaStore(
+            settings.store, model=settings.embedding.identity, check_model=check_model
+        )
         lexical = LexicalIndex(_lexical_path(settings))
         sentences = SentenceVectors(
             _lexical_path(settings).with_suffix(".sentences.sqlite3"),
             model=settings.embedding.identity,
         )
         library = cls(settings, store, lexical, embedder, sentences)
-        library._sync_lexical()
+        with library._write_lock:
+            library._recover_locked()
+            library._sync_lexical_locked()
         return library
+
+    def _recover_locked(self) -> None:
+        """Roll back what a crashed or failed write left (see ChromaStore.recover)."""
+        recovery = self.store.recover()
+        if recovery.rolled_back:
+            self.lexical.remove_articles(recovery.rolled_back)
+        if recovery.rolled_back or self._unfinished:
+            # The registry changed under the running fingerprint: recount it from the store.
+            self._sync_lexical_locked()
+        self._unfinished = False
 
     @property
     def embedder(self) -> Embedder:
@@ -165,6 +203,9 @@ class Library:
         self, items: Iterable[Item], *, added_by: str | None = None
     ) -> Iterator[IngestResult]:
         """Index extracted articles (or report the errors that stand in their place)."""
+        with self._write_lock:
+            self._check_writable()
+            self._recover_locked()  # another process may have crashed since we opened
         batch: list[Item] = []
         for item in items:
             batch.append(item)
@@ -219,7 +260,22 @@ class Library:
         with self._write_lock:
             return self._add_batch_locked(batch, added_by)
 
+    def _after_failed_write(self, store: ChromaStore, error: BaseException) -> None:
+        self._unfinished = True
+        if not store.remote and isinstance(error, StoreError):
+            self._writes_refused = (
+                f"{error}; newsbot must be restarted before it writes to {store.description} "
+                "again (what an interrupted write left is rolled back on start)"
+            )
+
+    def _check_writable(self) -> None:
+        if self._writes_refused:
+            raise StoreError(self._writes_refused)
+
     def _add_batch_locked(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
+        self._check_writable()
+        if self._unfinished:
+            self._recover_locked()
         results: dict[int, IngestResult] = {}
         pending: list[tuple[int, str, Article, str | None, str]] = []
         for position, (origin, item) in enumerate(batch):
@@ -257,13 +313,7 @@ class Library:
                 )
                 continue
             article_id = previous.article_id if previous else _article_id(article, url_key, digest)
-            chunks = chunk_article(
-                article_id,
-                article.text,
-                max_tokens=self.settings.chunking.max_tokens,
-                overlap_sentences=self.settings.chunking.overlap_sentences,
-                count_tokens=self.embedder.count_tokens,
-            )
+            chunks = self._chunks_of(article_id, article.text)
             if not chunks:
                 results[position] = IngestResult(
                     origin, IngestStatus.FAILED, error="no text to index"
@@ -276,8 +326,8 @@ class Library:
                 outlet=article.outlet,
                 published=article.published,
                 author=article.author,
-                added_at=previous.added_at if previous and previous.added_at else _now(),
-                added_by=added_by,
+                added_at=(previous.added_at if previous else None) or article.added_at or _now(),
+                added_by=article.added_by or added_by,
                 chunks=len(chunks),
                 content_hash=digest,
             )
@@ -306,8 +356,31 @@ class Library:
             return f"{title}\n{text}"
         return text
 
-    def _write(self, items: list[tuple[StoredArticle, ArticleRecord | None]]) -> None:
-        """Write chunks, lexical rows, then registry entries (the registry entry marks done)."""
+    def _chunks_of(self, article_id: str, text: str) -> list[Chunk]:
+        return chunk_article(
+            article_id,
+            text,
+            max_tokens=self.settings.chunking.max_tokens,
+            overlap_sentences=self.settings.chunking.overlap_sentences,
+            count_tokens=self.embedder.count_tokens,
+        )
+
+    def _write(
+        self,
+        items: list[tuple[StoredArticle, ArticleRecord | None]],
+        store: ChromaStore | None = None,
+    ) -> None:
+        """Embed and write articles: the one indexing path of ingest, import and reindex.
+
+        Order: journal entry, chunks, lexical rows, registry entry (which marks the article
+        done for readers), then the journal entry goes. A crash anywhere leaves the journal
+        entry for :meth:`ChromaStore.recover` and a lexical index marked for a rebuild.
+
+        Args:
+            items: the articles, each with the registry entry it replaces (None when new).
+            store: where to write; the live store unless a reindex builds another generation.
+        """
+        store = store or self.store
         texts = [self._embedding_input(s.record.title, c.text) for s, _ in items for c in s.chunks]
         vectors = self.embedder.embed(texts)
         stored: list[StoredArticle] = []
@@ -318,14 +391,20 @@ class Library:
                 StoredArticle(s.record, s.text, s.chunks, vectors[offset : offset + n], s.url_key)
             )
             offset += n
-        replaced = [prev.article_id for _, prev in items if prev is not None]
-        if replaced:
-            self.store.delete_chunks(replaced)
-        self.store.write_chunks(stored)
-        self.lexical.replace_articles(
-            [s.record.article_id for s in stored], [c for s in stored for c in s.chunks]
-        )
-        self.store.write_records(stored)
+        ids = [s.record.article_id for s in stored]
+        try:
+            store.begin_writes([(s.record.article_id, s.record.content_hash) for s in stored])
+            self.lexical.set_meta(_FINGERPRINT, _WRITING)
+            replaced = [prev.article_id for _, prev in items if prev is not None]
+            if replaced:
+                store.delete_chunks(replaced)
+            store.write_chunks(stored)
+            self.lexical.replace_articles(ids, [c for s in stored for c in s.chunks])
+            store.write_records(stored)
+            store.end_writes(ids)
+        except BaseException as error:
+            self._after_failed_write(self.store if store is None else store, error)
+            raise
         for s, prev in items:
             if prev is not None:
                 self._fingerprint ^= record_fingerprint(prev)
@@ -343,12 +422,21 @@ class Library:
     def remove(self, article_id: str) -> ArticleRecord:
         """Delete an article and all its chunks."""
         with self._write_lock:
+            self._check_writable()
+            if self._unfinished:
+                self._recover_locked()
             record = self.get_article(article_id)
-            # Registry first: from this moment the article is gone for readers; the chunks that
-            # follow are unreachable even if the process dies before they are deleted.
-            self.store.delete_records([article_id])
-            self.store.delete_chunks([article_id])
-            self.lexical.remove_articles([article_id])
+            # Registry first: from this moment the article is gone for readers; the journal
+            # entry ("" hash: a removal) gets the chunks deleted even if the process dies now.
+            try:
+                self.store.begin_writes([(article_id, "")])
+                self.store.delete_records([article_id])
+                self.store.delete_chunks([article_id])
+                self.lexical.remove_articles([article_id])
+                self.store.end_writes([article_id])
+            except BaseException as error:
+                self._after_failed_write(self.store, error)
+                raise
             self._fingerprint ^= record_fingerprint(record)
             self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
         return record
@@ -364,6 +452,101 @@ class Library:
             model=self.settings.embedding.identity,
             store=self.store.description,
         )
+
+    # -- whole-library operations ------------------------------------------------------------
+
+    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+        """Rebuild every chunk, vector and lexical row from the stored article text.
+
+        Uses the configured model and chunking, and never fetches a source again. The new index
+        is built beside the live one (a new generation of collections), article by article
+        through the same path as ingest; the live index answers until one write switches to the
+        new one. Interrupted, it resumes on the next run: articles already in the new generation
+        are kept.
+
+        Args:
+            progress: called with (articles done, articles in all) after every batch.
+        """
+        started = time.monotonic()
+        with self._write_lock:
+            self._recover_locked()
+            source = self.store
+            target = source.generation_store(
+                next_generation(self.settings.embedding.identity, source.generation)
+            )
+            target.recover()  # a reindex killed before may have left a partial batch
+            done = {r.article_id: r.content_hash for r in target.all_records()}
+            total, embedded, finished = source.count_articles(), 0, 0
+            for page in source.iter_articles():
+                todo: list[tuple[StoredArticle, ArticleRecord | None]] = []
+                for record, text, url_key in page:
+                    if done.get(record.article_id) == record.content_hash:
+                        continue
+                    chunks = self._chunks_of(record.article_id, text)
+                    if not chunks:
+                        log.warning("reindex: %s has no text to index", record.article_id)
+                        continue
+                    record = dataclasses.replace(record, chunks=len(chunks))
+                    todo.append((StoredArticle(record, text, chunks, np.empty(0), url_key), None))
+                for start in range(0, len(todo), INGEST_BATCH):
+                    self._write(todo[start : start + INGEST_BATCH], store=target)
+                embedded += len(todo)
+                finished += len(page)
+                if progress is not None:
+                    progress(finished, total)
+            # Articles removed from the live index meanwhile (by another process) go too.
+            live = {r.article_id for r in source.all_records()}
+            gone = [i for i in done if i not in live]
+            if gone:
+                target.delete_records(gone)
+                target.delete_chunks(gone)
+            target.activate()
+            self.store = target
+            # The old generation goes; its store object shares our client, so it is not closed.
+            target.drop_other_generations()
+            self._fingerprint = int(fingerprint(target.all_records()), 16)
+            self._rebuild_lexical_locked(None)
+        return ReindexReport(
+            articles=target.count_articles(),
+            embedded=embedded,
+            chunks=target.count_chunks(),
+            model=self.settings.embedding.identity,
+            previous_model=source.stored_model,
+            seconds=round(time.monotonic() - started, 1),
+        )
+
+    def export(self, path: Path) -> int:
+        """Write every article, its text and metadata, as JSON Lines (``.gz``: compressed).
+
+        The lines are what ``ingest``/``import`` read, ids and provenance included, so an
+        import into another store rebuilds the same library. The file appears complete or not
+        at all (written beside, then renamed).
+
+        Returns:
+            the number of articles written.
+        """
+        temporary = path.with_name(f".{path.name}.partial")
+        opener = gzip.open if path.name.endswith(".gz") else open
+        try:
+            with opener(temporary, "wt", encoding="utf-8") as handle:
+                count = self.export_to(handle)
+            os.replace(temporary, path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise IngestError(f"cannot write {path}: {error.strerror or error}") from None
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return count
+
+    def export_to(self, handle: TextIO) -> int:
+        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout)."""
+        count = 0
+        for page in self.store.iter_articles():
+            for record, text in ((r, t) for r, t, _ in page):
+                handle.write(json.dumps(export_line(record, text), ensure_ascii=False) + "\n")
+                count += 1
+        return count
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -443,25 +626,45 @@ class Library:
 
     # -- lexical index upkeep ----------------------------------------------------------------
 
-    def _sync_lexical(self) -> None:
+    def _sync_lexical_locked(self) -> None:
         records = self.store.all_records()
         current = fingerprint(records)
         self._fingerprint = int(current, 16)
         if self.lexical.get_meta(_FINGERPRINT) == current:
             return
         log.info("rebuilding the lexical index from %s", self.store.description)
-        self.rebuild_lexical({r.article_id for r in records})
+        self._rebuild_lexical_locked({r.article_id for r in records})
 
     def rebuild_lexical(self, article_ids: set[str] | None = None) -> None:
         """Rebuild the BM25 index from the chunks stored in Chroma."""
         with self._write_lock:
-            if article_ids is None:
-                article_ids = {r.article_id for r in self.store.all_records()}
-            self.lexical.clear()
-            for page in self.store.iter_chunks():
-                live = [c for c in page if c.article_id in article_ids]
-                self.lexical.replace_articles([], live)
-            self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+            self._rebuild_lexical_locked(article_ids)
+
+    def _rebuild_lexical_locked(self, article_ids: set[str] | None) -> None:
+        if article_ids is None:
+            article_ids = {r.article_id for r in self.store.all_records()}
+        self.lexical.clear()
+        for page in self.store.iter_chunks():
+            # Only registered articles: chunks without a registry entry are unfinished writes.
+            live = [c for c in page if c.article_id in article_ids]
+            self.lexical.replace_articles([], live)
+        self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+
+
+def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:
+    """One line of ``newsbot export``: the JSON Lines article format ingest reads, plus
+    provenance (``added_at``, ``added_by``)."""
+    return {
+        "id": record.article_id,
+        "title": record.title,
+        "url": record.url,
+        "source": record.outlet,
+        "published": record.published,
+        "author": record.author,
+        "added_at": record.added_at,
+        "added_by": record.added_by,
+        "text": text,
+    }
 
 
 def _lexical_path(settings: Settings) -> Path:

@@ -21,6 +21,9 @@ class Article:
     published: str | None = None  # ISO 8601 date (or date-time) when known
     author: str | None = None
     id: str | None = None  # caller-supplied stable id (JSON Lines ``id``); derived when missing
+    # Provenance in a library this article was exported from (``newsbot export``); kept on import.
+    added_at: str | None = None
+    added_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,21 @@ class Answer:
             "answered": self.answered,
             "passages": [p.to_json() for p in self.passages],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    """What ``newsbot reindex`` did."""
+
+    articles: int  # articles in the rebuilt index
+    embedded: int  # articles embedded by this run (fewer when it resumed an interrupted one)
+    chunks: int
+    model: str
+    previous_model: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

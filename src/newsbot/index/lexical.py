@@ -7,14 +7,20 @@ fingerprint of the registry tells when it must be.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
+from newsbot.errors import StoreError
 from newsbot.models import Chunk
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Words that carry no evidence in a question; matching them only adds noise to BM25.
 _STOPWORD_TEXT = """
@@ -47,9 +53,27 @@ def query_terms(question: str) -> list[str]:
     return list(seen)
 
 
+def _sqlite_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SQLite failures (disk full, read-only file, I/O error) become a StoreError in words."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as error:
+            index = args[0]
+            raise StoreError(
+                f"the lexical index {getattr(index, 'path', '')} failed: {error} (is the disk "
+                "full or the store read-only? it is rebuilt from Chroma when damaged)"
+            ) from error
+
+    return wrapper
+
+
 class LexicalIndex:
     """A persistent FTS5 index of chunks, safe to share between threads."""
 
+    @_sqlite_errors
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -71,6 +95,7 @@ class LexicalIndex:
 
     # -- writes ------------------------------------------------------------------------------
 
+    @_sqlite_errors
     def replace_articles(self, article_ids: Iterable[str], chunks: Iterable[Chunk]) -> None:
         """Atomically drop the chunks of ``article_ids`` and insert ``chunks``."""
         ids = list(article_ids)
@@ -88,6 +113,7 @@ class LexicalIndex:
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         self.replace_articles(article_ids, [])
 
+    @_sqlite_errors
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM chunks")
@@ -95,6 +121,7 @@ class LexicalIndex:
 
     # -- reads -------------------------------------------------------------------------------
 
+    @_sqlite_errors
     def search(self, question: str, limit: int) -> list[LexicalHit]:
         """The ``limit`` best chunks for the question's content words (any of them), by BM25."""
         terms = query_terms(question)
@@ -115,15 +142,18 @@ class LexicalIndex:
             for _chunk_id, aid, idx, a, b, text, rank in rows
         ]
 
+    @_sqlite_errors
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
+    @_sqlite_errors
     def get_meta(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_sqlite_errors
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

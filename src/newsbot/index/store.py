@@ -4,16 +4,27 @@ Two collections live side by side so the registry is wherever the index is:
 ``<prefix>_chunks`` (one record per chunk: its text, offsets and vector) and
 ``<prefix>_articles`` (one record per article: full text and metadata; its vector is the mean of
 the article's chunk vectors, as Chroma needs one).
+
+Three more small collections keep the index safe to change:
+``<prefix>_pending`` is a write journal (an article is listed there while its chunks and registry
+entry are being written, so a crash leaves a trace to roll back instead of orphans), and
+``<prefix>_index`` points at the active *generation* of the chunk and registry collections, so
+``newsbot reindex`` can build a complete new index beside the old one and switch with one write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import logging
+import os
+import re
+import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -30,6 +41,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _MODEL_KEY = "newsbot_model"
+_ACTIVE = "active"
+_CREDENTIALS = re.compile(r"//[^/@\s]*@")
+# Words of storage errors that mean "cannot write here" rather than "cannot reach".
+_NO_WRITE = (
+    "disk is full",
+    "no space left",
+    "file too large",
+    "quota",
+    "readonly",
+    "read-only",
+    "permission denied",
+    "disk i/o error",
+)
 _RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
 
 
@@ -45,25 +69,77 @@ class StoredArticle:
 
 
 def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn Chroma and network failures into StoreError with a message for a person."""
+    """Turn Chroma, network and disk failures into StoreError with a message for a person.
+
+    A failure of a Chroma server also marks the owner stale: the next call looks its
+    collections up again, so a server that restarted (or lost and recreated a collection) is
+    picked up without a new client, and nothing stays broken after the outage.
+    """
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner = args[0]
         try:
+            if getattr(owner, "_stale", False):
+                owner._connect()  # type: ignore[attr-defined]
             return method(*args, **kwargs)
         except (StoreError, ValueError, TypeError):
             raise
-        except Exception as error:
-            store = args[0]
-            where = getattr(store, "description", "the store")
-            raise StoreError(f"{where} is unavailable: {_one_line(error)}") from error
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        # BaseException: chromadb's Rust core reports some I/O failures as pyo3 panics, which
+        # do not derive from Exception.
+        except BaseException as error:
+            # Only a server can come back with other collection ids; the embedded store's
+            # handles stay valid, and creating collections after a failed write can block.
+            if getattr(owner, "remote", False):
+                owner._stale = True  # type: ignore[attr-defined]
+            raise StoreError(describe_failure(owner, error)) from error
 
     return wrapper
 
 
+def describe_failure(owner: object, error: BaseException) -> str:
+    """One line for a person: where, and whether the store cannot be reached or written."""
+    where = getattr(owner, "description", "the store")
+    reason = _one_line(error)
+    if any(word in reason.lower() for word in _NO_WRITE) or (
+        isinstance(error, OSError) and error.errno in {28, 27, 30, 13, 122}
+    ):
+        return (
+            f"cannot write to {where}: {reason} (is the disk full or the store read-only? "
+            "what was stored before is unchanged)"
+        )
+    return f"{where} is unavailable: {reason}"
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+    line = text[0][:300] if text else type(error).__name__
+    return _CREDENTIALS.sub("//", line)  # never echo user:password@ of a URL
+
+
+def generation_names(prefix: str, generation: str) -> tuple[str, str, str]:
+    """The chunks, registry and journal collections of one generation of the index."""
+    suffix = f"_{generation}" if generation else ""
+    return f"{prefix}_chunks{suffix}", f"{prefix}_articles{suffix}", f"{prefix}_pending{suffix}"
+
+
+def next_generation(model: str, current: str) -> str:
+    """The generation a reindex of ``current`` with ``model`` builds.
+
+    Deterministic, so an interrupted reindex resumes into the same collections; different from
+    ``current``, so the live index is never written to.
+    """
+    return "g" + hashlib.sha256(f"{model}\0{current}".encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What :meth:`ChromaStore.recover` found in the write journal."""
+
+    completed: list[str] = field(default_factory=list)  # fully written, only the mark was left
+    rolled_back: list[str] = field(default_factory=list)  # partial writes removed
 
 
 def record_fingerprint(record: ArticleRecord) -> int:
@@ -76,18 +152,41 @@ def record_fingerprint(record: ArticleRecord) -> int:
 class ChromaStore:
     """Chunk vectors and the article registry in Chroma."""
 
-    def __init__(self, settings: StoreSettings, *, model: str) -> None:
+    def __init__(
+        self,
+        settings: StoreSettings,
+        *,
+        model: str,
+        generation: str | None = None,
+        check_model: bool = True,
+    ) -> None:
+        """Connect to Chroma and open the collections of the active (or given) generation.
+
+        Args:
+            settings: where the store is.
+            model: the configured embedding model.
+            generation: open this generation instead of the active one (reindex builds one).
+            check_model: raise ModelMismatchError when the index was built with another model.
+                Off only to read the stored articles for a reindex.
+        """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        self.settings = settings
+        self.model = model
+        self._pinned_generation = generation
+        self._check_model = check_model
+        self._stale = False
+        self.remote = bool(settings.url)
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.url:
                 parts = urlsplit(settings.url)
-                self.description = f"Chroma server {parts.scheme}://{parts.netloc}"
+                port = parts.port or (443 if parts.scheme == "https" else 8000)
+                self.description = f"Chroma server {parts.scheme}://{parts.hostname}:{port}"
                 self._client = chromadb.HttpClient(
                     host=parts.hostname or "localhost",
-                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    port=port,
                     ssl=parts.scheme == "https",
                     settings=chroma_settings,
                 )
@@ -98,29 +197,70 @@ class ChromaStore:
                     path=str(settings.path), settings=chroma_settings
                 )
             self.max_batch = int(self._client.get_max_batch_size())
-            self._chunks = self._client.get_or_create_collection(
-                f"{settings.collection}_chunks",
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={_MODEL_KEY: model},
-                embedding_function=None,
-            )
-            self._articles = self._client.get_or_create_collection(
-                f"{settings.collection}_articles",
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
-            )
+            self._connect()
+        except StoreError:
+            raise
         except Exception as error:
-            if isinstance(error, StoreError):
-                raise
-            where = getattr(self, "description", "the store")
-            raise StoreError(f"cannot open {where}: {_one_line(error)}") from error
-        self.model = model
-        stored = (self._chunks.metadata or {}).get(_MODEL_KEY)
-        if stored is not None and stored != model:
+            raise StoreError(describe_failure(self, error)) from error
+
+    def _connect(self) -> None:
+        """Look up the generation and its collections (again, after a failure)."""
+        prefix = self.settings.collection
+        self._control = DocumentCollection(self, f"{prefix}_index")
+        if self._pinned_generation is not None:
+            generation = self._pinned_generation
+        else:
+            pointer = self._control.get([_ACTIVE]).get(_ACTIVE)
+            generation = str(pointer[1].get("generation", "")) if pointer else ""
+        chunks_name, articles_name, pending_name = generation_names(prefix, generation)
+        self._chunks = self._client.get_or_create_collection(
+            chunks_name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={_MODEL_KEY: self.model},
+            embedding_function=None,
+        )
+        self._articles = self._client.get_or_create_collection(
+            articles_name,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        self._pending = DocumentCollection(self, pending_name)
+        self.generation = generation
+        self.stored_model = str((self._chunks.metadata or {}).get(_MODEL_KEY) or self.model)
+        self._stale = False
+        if self._check_model and self.stored_model != self.model:
             raise ModelMismatchError(
-                f"the index was built with the embedding model {stored!r}, but {model!r} is "
-                "configured; set embedding.model back, or rebuild the index with the new model"
+                f"the index was built with the embedding model {self.stored_model!r}, but "
+                f"{self.model!r} is configured; set embedding.model back, or run `newsbot "
+                "reindex` to rebuild the index with the new model"
             )
+
+    def generation_store(self, generation: str) -> ChromaStore:
+        """The same store opened at another generation, sharing this one's client."""
+        other = copy.copy(self)
+        other._pinned_generation = generation
+        other._check_model = True
+        other._connect()
+        return other
+
+    @_translate_errors
+    def activate(self) -> None:
+        """Make this store's generation the one every later open uses: one atomic write."""
+        self._control.put(_ACTIVE, "", {"generation": self.generation, "model": self.model})
+
+    @_translate_errors
+    def drop_other_generations(self) -> list[str]:
+        """Delete the collections of every generation but this one (after a reindex)."""
+        prefix = re.escape(self.settings.collection)
+        ours = set(generation_names(self.settings.collection, self.generation))
+        pattern = re.compile(rf"^{prefix}_(chunks|articles|pending)(_g[0-9a-f]{{10}})?$")
+        dropped = []
+        for collection in self._client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            if pattern.match(name) and name not in ours:
+                self._client.delete_collection(name)
+                dropped.append(name)
+        return dropped
 
     def close(self) -> None:
         # PersistentClient holds no handles we can release explicitly; drop references.
@@ -229,6 +369,83 @@ class ChromaStore:
         if article_ids:
             self._articles.delete(ids=list(article_ids))
 
+    # -- write journal -----------------------------------------------------------------------
+
+    @_translate_errors
+    def begin_writes(self, changes: Sequence[tuple[str, str]]) -> None:
+        """Note ``(article_id, content_hash)`` pairs about to be written ("" hash: removal).
+
+        Written before anything else of the articles, so whatever a crash leaves behind is
+        listed here for :meth:`recover`.
+        """
+        writer = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        self._pending.put_many(
+            [(article_id, "", {**writer, "content_hash": h}) for article_id, h in changes]
+        )
+
+    @_translate_errors
+    def end_writes(self, article_ids: Sequence[str]) -> None:
+        self._pending.delete(article_ids)
+
+    @_translate_errors
+    def recover(self, *, stale_after: float = 3600.0) -> Recovery:
+        """Finish the bookkeeping of writes that ended, and roll back those a crash cut short.
+
+        Cheap when nothing was interrupted: one read of the (empty) journal. An entry of a
+        process still running on this host is left alone (it is writing now); one of another
+        host counts as abandoned after ``stale_after`` seconds. An entry whose registry entry
+        carries the hash it announced was complete; any other is removed entirely, chunks and
+        registry entry: an interrupted update has lost its old chunks already, so the article
+        is absent afterwards and the next ingest adds it again.
+        """
+        entries = self._pending.find(None)
+        if not entries:
+            return Recovery()
+        host, now = socket.gethostname(), time.time()
+        abandoned: dict[str, str] = {}
+        for article_id, (_, meta) in entries.items():
+            mine = meta.get("host") == host
+            if mine and _process_alive(int(meta.get("pid", 0))):
+                continue
+            if not mine and now - float(meta.get("started", 0.0)) < stale_after:
+                continue
+            abandoned[article_id] = str(meta.get("content_hash", ""))
+        records = self.get_records(list(abandoned))
+        recovery = Recovery()
+        for article_id, announced in abandoned.items():
+            record = records.get(article_id)
+            if announced and record is not None and record.content_hash == announced:
+                recovery.completed.append(article_id)
+            else:
+                recovery.rolled_back.append(article_id)
+        if recovery.rolled_back:
+            log.warning(
+                "rolling back %d article(s) an interrupted write left incomplete: %s",
+                len(recovery.rolled_back),
+                ", ".join(recovery.rolled_back[:10]),
+            )
+            # Registry first, as in a removal: the article is gone for readers at once.
+            self.delete_records(recovery.rolled_back)
+            self.delete_chunks(recovery.rolled_back)
+        self.end_writes(list(abandoned))
+        return recovery
+
+    @_translate_errors
+    def iter_articles(self) -> Iterator[list[tuple[ArticleRecord, str, str | None]]]:
+        """Every registry entry with its full text and URL key, a page at a time."""
+        total = self.count_articles()
+        for offset in range(0, total, self.max_batch):
+            got = self._articles.get(
+                include=["metadatas", "documents"], limit=self.max_batch, offset=offset
+            )
+            page: list[tuple[ArticleRecord, str, str | None]] = []
+            for i, m, d in zip(
+                got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True
+            ):
+                url_key = (m or {}).get("url_key")
+                page.append((_record(i, m), d or "", url_key if isinstance(url_key, str) else None))
+            yield page
+
     # -- reads for search --------------------------------------------------------------------
 
     @_translate_errors
@@ -285,12 +502,17 @@ class DocumentCollection:
     def __init__(self, store: ChromaStore, name: str) -> None:
         self.description = store.description
         self.name = name
+        self.remote = store.remote
+        self._client = store._client
+        self._stale = False
         try:
-            self._collection = store._client.get_or_create_collection(name, embedding_function=None)
+            self._connect()
         except Exception as error:
-            raise StoreError(
-                f"cannot open {name} in {store.description}: {_one_line(error)}"
-            ) from error
+            raise StoreError(describe_failure(self, error)) from error
+
+    def _connect(self) -> None:
+        self._collection = self._client.get_or_create_collection(self.name, embedding_function=None)
+        self._stale = False
 
     @_translate_errors
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -306,13 +528,16 @@ class DocumentCollection:
         }
 
     @_translate_errors
-    def find(self, where: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Every record whose metadata matches ``where`` (a Chroma filter)."""
+    def find(self, where: dict[str, Any] | None) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every record whose metadata matches ``where`` (a Chroma filter; None: all)."""
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         offset, page = 0, 1000
         while True:
             got = self._collection.get(
-                where=where, include=["documents", "metadatas"], limit=page, offset=offset
+                where=cast(Where, where) if where else None,
+                include=["documents", "metadatas"],
+                limit=page,
+                offset=offset,
             )
             for i, d, m in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
@@ -333,9 +558,35 @@ class DocumentCollection:
         )
 
     @_translate_errors
+    def put_many(self, records: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Insert or replace ``(id, document, metadata)`` records in one request."""
+        if not records:
+            return
+        self._collection.upsert(
+            ids=[r[0] for r in records],
+            embeddings=np.asarray(self._VECTOR * len(records), dtype=np.float32),
+            documents=[r[1] for r in records],
+            metadatas=[
+                {k: v for k, v in r[2].items() if v is not None} or {"_": 0} for r in records
+            ],
+        )
+
+    @_translate_errors
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._collection.delete(ids=list(ids))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():  # our own entry: not being written, we hold the lock
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _one_of(field: str, values: Sequence[str]) -> Where:

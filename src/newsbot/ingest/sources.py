@@ -7,6 +7,7 @@ line of a JSON Lines file, is reported and the rest carries on. Only :class:`Ing
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import json
@@ -15,6 +16,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,7 @@ def iter_articles(
     Args:
         source: an http(s) URL; a ``.jsonl`` / ``.jsonl.gz`` file of articles (one JSON object
             per line with ``text`` and optional ``title``, ``url``, ``published``, ``source``,
-            ``id``); or an HTML, PDF, text or Markdown file.
+            ``author``, ``id``, ``added_at``, ``added_by``); or an HTML, PDF, text or Markdown file.
         settings: fetch and size limits.
 
     Yields:
@@ -198,7 +200,7 @@ def _article_from_record(line: bytes, number: int) -> Article:
     if not isinstance(text, str) or not text.strip():
         raise IngestError(f"line {number} has no text")
     url = _field(record, "url")
-    return article_from_text(
+    article = article_from_text(
         text,
         title=_field(record, "title"),
         url=url,
@@ -207,6 +209,14 @@ def _article_from_record(line: bytes, number: int) -> Article:
         author=_field(record, "author"),
         article_id=_field(record, "id"),
     )
+    # Provenance from `newsbot export`, so an import keeps when and by whom articles were added.
+    added_at = _field(record, "added_at")
+    if added_at is not None:
+        try:
+            dt.datetime.fromisoformat(added_at)
+        except ValueError:
+            raise IngestError(f"line {number}: added_at is not an ISO 8601 date-time") from None
+    return replace(article, added_at=added_at, added_by=_field(record, "added_by"))
 
 
 def _field(record: dict[str, Any], key: str) -> str | None:

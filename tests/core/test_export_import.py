@@ -1,0 +1,125 @@
+"""`newsbot export` / `newsbot import`: a library moves from the embedded store to a real
+Chroma server unchanged, and a damaged file imports what it can, line by line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+from typer.testing import CliRunner
+
+from newsbot.cli import app
+from newsbot.config import load_settings
+from newsbot.index.embedder import Embedder
+from newsbot.library import Library
+from tests.chroma_server import chroma_server
+from tests.conftest import FIXTURES, SAMPLE
+from tests.store_checks import read_embedded, read_state, short_reuters, write_jsonl
+
+QUESTIONS = [
+    "Who took control of the Panjshir valley?",
+    "What happened to the bridge?",
+    "Why was the harbour closed?",
+]
+
+
+def _everything(library: Library) -> dict[str, tuple[object, ...]]:
+    """Each article's registry entry (every field) and text."""
+    return {
+        r.article_id: (r, library.store.article_text(r.article_id)) for r in library.list_articles()
+    }
+
+
+def _answers(library: Library) -> list[list[tuple[str, str]]]:
+    return [
+        [(p.passage.article.article_id, p.quote.text) for p in library.ask(q).passages]
+        for q in QUESTIONS
+    ]
+
+
+def test_export_embedded_import_into_server_round_trip(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded = load_settings(store={"path": tmp_path / "store"})
+    with Library.open(embedded, embedder=embedder) as library:
+        list(library.ingest([str(SAMPLE)], added_by="alice"))
+        html = [str(p) for p in sorted((FIXTURES / "html").glob("*.html"))]
+        dump = write_jsonl(tmp_path / "wire.jsonl", short_reuters(20))
+        list(library.ingest([*html, str(dump)], added_by="bob"))
+        source = _everything(library)
+        source_answers = _answers(library)
+    assert len(source) >= 22 and any(source_answers)
+
+    runner = CliRunner()
+    exported = tmp_path / "library.jsonl.gz"
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(tmp_path / "store"))
+    result = runner.invoke(app, ["export", str(exported)])
+    assert result.exit_code == 0, result.stderr
+    assert f"exported {len(source)} article(s)" in result.stderr
+    streamed = runner.invoke(app, ["export", "-"])
+    with gzip.open(exported, "rt", encoding="utf-8") as lines:
+        assert [json.loads(line)["id"] for line in streamed.stdout.splitlines()] == [
+            json.loads(line)["id"] for line in lines
+        ]
+
+    with chroma_server(tmp_path / "chroma") as url:
+        monkeypatch.delenv("NEWSBOT_STORE__PATH")
+        monkeypatch.setenv("NEWSBOT_STORE__URL", url)
+        monkeypatch.setenv("NEWSBOT_STORE__LEXICAL_PATH", str(tmp_path / "server-lexical.db"))
+        result = runner.invoke(app, ["import", str(exported), "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert {r["status"] for r in json.loads(result.stdout)} == {"added"}
+
+        server = load_settings(store={"url": url, "lexical_path": tmp_path / "server-lexical.db"})
+        with Library.open(server, embedder=embedder) as library:
+            assert _everything(library) == source  # ids, titles, dates, added_at/by, text
+            assert _answers(library) == source_answers
+        client = chromadb.HttpClient(
+            host="127.0.0.1",
+            port=int(url.rsplit(":", 1)[1]),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        read_state(client, tmp_path / "server-lexical.db").assert_whole_articles()
+
+        # Importing the same file again changes nothing.
+        result = runner.invoke(app, ["import", str(exported), "--json"])
+        assert {r["status"] for r in json.loads(result.stdout)} == {"duplicate"}
+
+
+def test_import_of_a_damaged_file_reports_each_bad_line_and_keeps_the_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = short_reuters(3)
+    lines = [
+        json.dumps(good[0]),
+        "{not json",
+        json.dumps({"id": "no-text", "title": "Nothing here"}),
+        json.dumps({**good[1], "added_at": "last Tuesday"}),
+        json.dumps(["an", "array"]),
+        json.dumps(good[2]),
+        json.dumps({"id": "cut", "text": "This line was cut off in the mid"})[:30],  # partial
+    ]
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join(lines), encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(tmp_path / "store"))
+
+    result = CliRunner().invoke(app, ["import", str(damaged), "--json"])
+    assert result.exit_code == 1
+    by_line = {r["source"].rsplit(":", 1)[1]: r for r in json.loads(result.stdout)}
+    assert {n for n, r in by_line.items() if r["status"] == "added"} == {"1", "6"}
+    assert "line 2 is not valid JSON" in by_line["2"]["error"]
+    assert "line 3 has no text" in by_line["3"]["error"]
+    assert "line 4: added_at is not an ISO 8601 date-time" in by_line["4"]["error"]
+    assert "line 5 is not a JSON object" in by_line["5"]["error"]
+    assert "line 7 is not valid JSON" in by_line["7"]["error"]
+
+    state = read_embedded(tmp_path / "store")
+    state.assert_whole_articles()
+    assert set(state.registry) == {good[0]["id"], good[2]["id"]}
+
+    wrong = CliRunner().invoke(app, ["import", str(SAMPLE)])
+    assert wrong.exit_code == 2 and "JSON Lines" in wrong.stderr

@@ -1,0 +1,106 @@
+"""`newsbot reindex` after a model change: killed half-way it leaves the old index working,
+and re-run it resumes and switches to a complete index of the new model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from newsbot.config import EmbeddingSettings, load_settings
+from newsbot.errors import ModelMismatchError
+from newsbot.index.embedder import Embedder, resolve_model_path
+from newsbot.index.store import generation_names, next_generation
+from newsbot.library import Library
+from tests.conftest import SAMPLE
+from tests.store_checks import (
+    cli_env,
+    kill_during_write,
+    newsbot,
+    read_embedded,
+    short_reuters,
+    write_jsonl,
+)
+
+QUESTION = "Who took control of the Panjshir valley?"
+DEFAULT = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real, different sentence-transformers model with another dimension (128), made here
+    without any download: the default model followed by a fixed random projection."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    base = SentenceTransformer(resolve_model_path(DEFAULT)[0], device="cpu")
+    torch.manual_seed(7)
+    projection = models.Dense(384, 128, bias=False, activation_function=torch.nn.Identity())
+    path = tmp_path_factory.mktemp("models") / "minilm-projected-128"
+    SentenceTransformer(modules=[*base, projection], device="cpu").save(str(path))
+    return str(path)
+
+
+def test_reindex_to_another_model_killed_then_rerun(
+    tmp_path: Path, embedder: Embedder, other_model: str
+) -> None:
+    store = tmp_path / "store"
+    old_settings = load_settings(store={"path": store})
+    with Library.open(old_settings, embedder=embedder) as library:
+        dump = write_jsonl(tmp_path / "dump.jsonl", short_reuters(100))
+        results = list(library.ingest([str(SAMPLE), str(dump)]))
+        before = library.ask(QUESTION).to_json()
+    assert before["answered"] and len(results) == 101
+    old_state = read_embedded(store)
+    assert old_state.dimension == 384
+
+    env = cli_env(store__path=str(store), embedding__model=other_model)
+    with (tmp_path / "reindex.log").open("wb") as log:
+        first = subprocess.Popen(newsbot("reindex"), env=env, stdout=log, stderr=log)
+        kill_during_write(first, store / "newsbot-lexical.sqlite3", nth=2, after_rows=False)
+
+    # Killed: the new generation is half built beside the old one, which still answers.
+    target = generation_names("newsbot", next_generation(other_model, ""))[1]
+    client = chromadb.PersistentClient(
+        path=str(store), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    half = client.get_collection(target).count()
+    client.clear_system_cache()
+    assert 0 < half < 101
+    new_settings = load_settings(store={"path": store}, embedding={"model": other_model})
+    with pytest.raises(ModelMismatchError, match="newsbot reindex"):
+        Library.open(new_settings)
+    with Library.open(old_settings, embedder=embedder) as library:
+        assert library.ask(QUESTION).to_json() == before
+    interrupted = read_embedded(store)
+    interrupted.assert_whole_articles()
+    assert interrupted.registry == old_state.registry and interrupted.dimension == 384
+
+    # Re-run: it keeps what the first run finished and completes the rest.
+    rerun = subprocess.run(newsbot("reindex", "--json"), env=env, capture_output=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    report = json.loads(rerun.stdout)
+    assert report["articles"] == 101 and report["embedded"] == 101 - half
+    assert report["model"] == other_model and report["previous_model"] == DEFAULT
+
+    after = read_embedded(store)
+    after.assert_whole_articles()
+    assert after.dimension == 128 and set(after.registry) == set(old_state.registry)
+    # The old generation is gone: one chunks collection, one registry, both of the new one.
+    assert "newsbot_chunks" not in after.collections
+    assert (
+        sum(name.startswith(("newsbot_chunks", "newsbot_articles")) for name in after.collections)
+        == 2
+    )
+
+    other = Embedder(EmbeddingSettings(model=other_model))
+    with Library.open(new_settings, embedder=other) as library:
+        answer = library.ask(QUESTION)
+        assert answer.answered
+        assert "Panjshir" in answer.passages[0].quote.text
+    with pytest.raises(ModelMismatchError):
+        Library.open(old_settings, embedder=embedder)
