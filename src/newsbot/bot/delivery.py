@@ -7,7 +7,9 @@ user gets an apology instead of the answer). :class:`DeliveringRateLimiter` adds
 exponential backoff for those transient errors, within a time budget.
 
 ``getUpdates`` is left alone: the updater's own loop already retries it with backoff, and a
-poll retried here would hold up shutdown.
+poll retried here would hold up shutdown. So is ``getMe``, called once at start-up: a Bot API
+that cannot be reached then (a wrong base URL, no network) should stop ``newsbot run`` with a
+clear error at once, for the operator or the service manager to act on.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 
-# Methods retried by someone else (the updater's network loop).
-NOT_RETRIED = frozenset({"getupdates"})
+# Lower-cased methods not retried here (see the module docstring).
+NOT_RETRIED = frozenset({"getupdates", "getme"})
 
 
 def is_transient(error: BaseException) -> bool:
