@@ -289,3 +289,38 @@ async def test_hostile_inputs_get_one_polite_reply_and_change_nothing(
         if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("newsbot", "telegram")
     ]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_uploaded_file_type_is_told_from_content_not_the_name(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    _, library = fresh_bot
+    pdf = make_pdf(
+        [["Harbour reopens after dredging", "The city harbour reopened on Monday."]],
+        title="Harbour reopens after dredging",
+    )
+    uploads = [
+        ("notes.txt", "text/plain", pdf),  # a PDF whatever the name says
+        ("page.bin", "application/octet-stream", (HTML / "daily-herald-bridge.html").read_bytes()),
+        (  # Latin-1, not UTF-8: decoded, not mangled
+            "cafe.txt",
+            "text/plain",
+            "Café owners protest\n\nThe café owners of the old town protested on "
+            "Monday against the new parking rules.".encode("latin-1"),
+        ),
+        ("story.html", "text/html", b"\x89PNG\r\n\x1a\n" + b"\0" * 64),  # an image, refused
+    ]
+    for number, (name, mime, data) in enumerate(uploads, 1):
+        server.user_message("", user_id=ADMIN, document=server.add_file(data, name, mime))
+        await server.async_wait_for(
+            lambda n=number: sum("Done" in m["text"] for m in server.sent_messages(ADMIN)) == n,
+            what=f"the outcome of {name}",
+        )
+    outcomes = [m["text"] for m in server.sent_messages(ADMIN)]
+    assert ["added" in t for t in outcomes] == [True, True, True, False]
+    assert "PNG image" in outcomes[-1]
+    titles = {r.title for r in library.list_articles()}
+    assert "Harbour reopens after dredging" in titles
+    assert "Café owners protest" in titles
+    assert len(titles) == 3
+    assert server.rejected == []
