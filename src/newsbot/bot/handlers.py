@@ -66,11 +66,12 @@ TYPING_REFRESH = 4.5  # Telegram shows "typing" for 5 s
 _ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
 
 UNAVAILABLE = "⚠️ The library is temporarily unavailable. Please try again in a few minutes."
-# Admins run the store, so they get the reason; users get UNAVAILABLE without internals.
+# Admins run the store, so in their private chat they get the reason; everyone else (and
+# every group, where others read along) gets UNAVAILABLE without internals such as addresses.
 STORE_DOWN_FOR_ADMINS = (
     "⚠️ <b>The article store is unavailable</b>: {reason}\n"
-    "Nothing was changed. I keep running and retry on the next request; check the Chroma "
-    "server (<code>newsbot healthcheck</code>)."
+    "I keep running and try the store again on the next request; check the Chroma server "
+    "(<code>newsbot healthcheck</code>)."
 )
 WENT_WRONG = "⚠️ Sorry, something went wrong while handling that. Please try again."
 NOT_A_URL = (
@@ -544,7 +545,9 @@ async def on_error(update: object, context: NewsContext) -> None:
     user = update.effective_user if isinstance(update, Update) else None
     if isinstance(error, StoreError):
         log.warning("the store is unavailable: %s", error)
-        if user is not None and user.id in context.services.admins:
+        message = update.effective_message if isinstance(update, Update) else None
+        private = message is not None and _is_private(message)
+        if private and user is not None and user.id in context.services.admins:
             reason = render.esc(render.clip(str(error) or type(error).__name__, 300))
             text = STORE_DOWN_FOR_ADMINS.format(reason=reason)
         else:
