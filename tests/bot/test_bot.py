@@ -292,7 +292,8 @@ async def test_token_never_reaches_logs_or_replies(
     server: BotApiServer, bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    server.fail_next("sendMessage", status=500)
+    # Not transient (5xx are retried): the handler fails and the error handler reports it.
+    server.fail_next("sendMessage", status=403, description="Forbidden: bot was blocked")
     server.user_message(QUESTION, user_id=USER)
     await message_with(server, USER, "went wrong")
     await bot.stop()

@@ -8,6 +8,7 @@ public addresses into connections to the local server.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import threading
 import time
@@ -56,13 +57,15 @@ class _Handler(BaseHTTPRequestHandler):
     Content-Disposition file name; ``/untyped`` no Content-Type; ``/image.png``;
     ``/redirect/N`` N hops then the article; ``/loop``; ``/to?url=U`` a 302 to U;
     ``/big-declared`` a Content-Length over the cap; ``/big-stream`` a body over the cap with no
-    Content-Length; ``/slow`` headers after 2 s; ``/missing`` 404; ``/error`` 500;
+    Content-Length; ``/gzip-bomb`` a small gzip-encoded body that inflates far over the cap;
+    ``/slow`` headers after 2 s; ``/missing`` 404; ``/error`` 500;
     ``/echo`` the request headers as text.
     """
 
     server_version = "TestServer/1.0"
     protocol_version = "HTTP/1.0"  # a body without Content-Length runs until the close
     big_size = 0  # set by the fixture
+    gzip_bomb = b""  # set by the fixture
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
@@ -111,6 +114,15 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading: as expected
+        elif path == "/gzip-bomb":
+            # A few KB on the wire that inflate to 200 times the cap: httpx decodes
+            # Content-Encoding transparently, so only a cap on the decoded bytes stops it.
+            self._send(
+                200,
+                self.gzip_bomb,
+                "text/plain",
+                {"Content-Encoding": "gzip"},
+            )
         elif path == "/slow":
             time.sleep(2)
             self._send(200, b"late", "text/plain")
@@ -155,7 +167,11 @@ SMALL_CAP = 50_000
 @pytest.fixture
 def local_server() -> Iterator[LocalServer]:
     """A threaded HTTP server on 127.0.0.1, on a free port, stopped after the test."""
-    handler = type("Handler", (_Handler,), {"big_size": SMALL_CAP})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"big_size": SMALL_CAP, "gzip_bomb": gzip.compress(b"\0" * SMALL_CAP * 200)},
+    )
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     state = LocalServer(port=httpd.server_address[1])

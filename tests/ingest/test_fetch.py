@@ -230,6 +230,14 @@ def test_oversize_stream_without_content_length_is_cut(
         fetch_url(local_server.url("/big-stream"), private_ok)
 
 
+def test_gzip_bomb_is_cut_at_the_cap_on_decoded_bytes(
+    local_server: LocalServer, private_ok: IngestSettings
+) -> None:
+    # The declared length (the compressed size) is under the cap; the decoded body is not.
+    with pytest.raises(FetchError, match=rf"too large: .* over the limit of {SMALL_CAP:,} bytes"):
+        fetch_url(local_server.url("/gzip-bomb"), private_ok)
+
+
 def test_disallowed_content_type(local_server: LocalServer, private_ok: IngestSettings) -> None:
     with pytest.raises(FetchError, match="unsupported content type image/png"):
         fetch_url(local_server.url("/image.png"), private_ok)

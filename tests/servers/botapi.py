@@ -195,6 +195,12 @@ class _Fault:
     description: str
     retry_after: int | None
     remaining: int
+    stall: float = 0.0  # seconds to wait before answering (a client timeout, if long enough)
+    hang_up: bool = False  # close the connection without an answer
+
+
+# The status handle_api_request returns when the connection is to be closed unanswered.
+HANG_UP = -1
 
 
 @dataclass
@@ -234,6 +240,10 @@ class ApiError(Exception):
 
 class _ClientGone(Exception):
     """The HTTP client hung up while its request was waiting (a cancelled long poll)."""
+
+
+class _OutageStarted(Exception):
+    """An outage began while a request was waiting (a long poll): it fails like the rest."""
 
 
 def _client_gone(connection: socket.socket | None) -> bool:
@@ -696,6 +706,7 @@ class BotApiServer:
         self._rejected: list[Rejection] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._faults_served: list[tuple[str, int]] = []
+        self._outage: _Fault | None = None
 
         self._update_ids = itertools.count(1)
         self._updates: list[JSONDict] = []
@@ -1132,23 +1143,54 @@ class BotApiServer:
         retry_after: int = 1,
         description: str | None = None,
         times: int = 1,
+        stall: float = 0.0,
+        hang_up: bool = False,
     ) -> None:
-        """Make the next ``times`` calls to ``method`` fail.
+        """Make the next ``times`` calls to ``method`` fail, without performing them.
 
         429 answers ``Too Many Requests: retry after N`` with ``parameters.retry_after``
         as Telegram does; other statuses use ``description`` or the HTTP phrase
-        (e.g. 500 "Internal Server Error", 502 "Bad Gateway").
+        (e.g. 500 "Internal Server Error", 502 "Bad Gateway"). ``stall`` waits that many
+        seconds before answering (longer than the client's read timeout, it is a timeout);
+        ``hang_up`` closes the connection without any answer (the status is then 0).
         """
-        if status == 429:
-            text = description or f"Too Many Requests: retry after {retry_after}"
-            fault = _Fault(status, text, retry_after, times)
-        else:
-            text = description or HTTPStatus(status).phrase
-            fault = _Fault(status, text, None, times)
+        fault = self._fault(status, retry_after, description, times, stall, hang_up)
         with self._cond:
             self._faults.setdefault(method.lower(), []).append(fault)
 
-    def _take_fault(self, method: str) -> ApiError | None:
+    def start_outage(self, status: int = 502, *, hang_up: bool = False) -> None:
+        """Fail every Bot API call, long polls already waiting included, until
+        :meth:`end_outage`: the API is down (``status``) or unreachable (``hang_up``)."""
+        with self._cond:
+            self._outage = self._fault(status, 1, None, 1, 0.0, hang_up)
+            self._cond.notify_all()
+
+    def end_outage(self) -> None:
+        """The API is back."""
+        with self._cond:
+            self._outage = None
+            self._cond.notify_all()
+
+    @staticmethod
+    def _fault(
+        status: int,
+        retry_after: int,
+        description: str | None,
+        times: int,
+        stall: float,
+        hang_up: bool,
+    ) -> _Fault:
+        if hang_up:
+            return _Fault(0, "connection closed", None, times, stall, hang_up=True)
+        if status == 429:
+            text = description or f"Too Many Requests: retry after {retry_after}"
+            return _Fault(status, text, retry_after, times, stall)
+        return _Fault(status, description or HTTPStatus(status).phrase, None, times, stall)
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        if self._outage is not None:
+            self._faults_served.append((method, self._outage.status))
+            return self._outage
         queue = self._faults.get(method.lower())
         if not queue:
             return None
@@ -1157,8 +1199,16 @@ class BotApiServer:
         if fault.remaining <= 0:
             queue.pop(0)
         self._faults_served.append((method, fault.status))
+        return fault
+
+    def _serve_fault(self, fault: _Fault) -> tuple[int, JSONDict]:
+        """Answer with a fault; called without the lock held, since it may stall."""
+        if fault.stall:
+            time.sleep(fault.stall)
+        if fault.hang_up:
+            return HANG_UP, {}
         parameters = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
-        return ApiError(fault.status, fault.description, parameters)
+        return fault.status, ApiError(fault.status, fault.description, parameters).payload()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -1185,20 +1235,24 @@ class BotApiServer:
             self._calls.append(ApiCall(name, params))
             self._cond.notify_all()
             fault = self._take_fault(name)
-            if fault is not None:
-                return fault.status, fault.payload()
-            try:
-                result = handler(params, files)
-            except _ClientGone:
-                return 499, {"ok": False, "error_code": 499, "description": "client went away"}
-            except ApiError as error:
-                self._rejected.append(Rejection(name, params, error.status, error.description))
+            if fault is None:
+                try:
+                    result = handler(params, files)
+                except _ClientGone:
+                    return 499, {"ok": False, "error_code": 499, "description": "client went away"}
+                except _OutageStarted:
+                    fault = self._outage
+                except ApiError as error:
+                    self._rejected.append(Rejection(name, params, error.status, error.description))
+                    self._cond.notify_all()
+                    return error.status, error.payload()
+            if fault is None:
                 self._cond.notify_all()
-                return error.status, error.payload()
-            self._cond.notify_all()
-            if isinstance(result, _WithDescription):
-                return 200, {"ok": True, "result": result.result, "description": result.text}
-            return 200, {"ok": True, "result": result}
+                if isinstance(result, _WithDescription):
+                    return 200, {"ok": True, "result": result.result, "description": result.text}
+                return 200, {"ok": True, "result": result}
+        # Outside the lock: a stalling fault must not hold up other requests.
+        return self._serve_fault(fault)
 
     def handle_file_download(self, token: str, file_path: str) -> tuple[int, str, bytes]:
         """Serve ``/file/bot<token>/<file_path>``: status, content type, body."""
@@ -1491,6 +1545,8 @@ class BotApiServer:
         while True:
             if self._closing:
                 return []
+            if self._outage is not None:
+                raise _OutageStarted
             if generation != self._poll_generation:
                 # PTB cancels its poll on shutdown and then polls once more: a poll whose
                 # client already hung up is dropped rather than reported as a conflict.
@@ -1679,6 +1735,8 @@ _CONTROL_ACTIONS: dict[str, Callable[[BotApiServer, JSONDict], Any]] = {
     "add_chat": lambda s, p: s.add_chat(**p),
     "add_file": _control_add_file,
     "fail_next": lambda s, p: s.fail_next(**p),
+    "start_outage": lambda s, p: s.start_outage(**p),
+    "end_outage": lambda s, p: s.end_outage(),
     "calls": lambda s, p: [list(call) for call in s.calls],
     "rejected": lambda s, p: [r._asdict() for r in s.rejected],
     "sent_messages": lambda s, p: s.sent_messages(_chat_id_param(p)),
@@ -1748,11 +1806,19 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client gave up mid-request (a cancelled task): Telegram never sees it either.
+            raise _ClientGone
+        return body
 
     def _dispatch(self) -> None:
         api = self.server.api
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except _ClientGone:
+            self.close_connection = True
+            return
         split = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(split.path)
         content_type = self.headers.get("Content-Type", "")
@@ -1763,6 +1829,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(error.status, error.payload())
                 return
             status, payload = api.handle_api_request(match["token"], match["method"], params, files)
+            if status == HANG_UP:
+                self.close_connection = True  # no answer at all: the client sees a dropped line
+                return
             self._send_json(status, payload)
         elif match := _FILE_PATH.match(path):
             status, media_type, data = api.handle_file_download(match["token"], match["path"])

@@ -25,7 +25,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -377,6 +384,39 @@ async def test_429_raises_retry_after_and_is_counted(bot: Bot, server: BotApiSer
     server.fail_next("sendMessage", status=500)
     with pytest.raises(NetworkError, match="Internal Server Error"):
         await bot.send_message(USER_ID, "hi")
+
+
+async def test_hang_up_stall_and_outage_faults(bot: Bot, server: BotApiServer) -> None:
+    # A dropped connection: no answer, and the message was not sent.
+    server.fail_next("sendMessage", hang_up=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(USER_ID, "lost")
+    # A stall past the client's read timeout is a timeout; the call is not performed.
+    server.fail_next("sendMessage", status=504, stall=1.5)
+    with pytest.raises(TimedOut):
+        await bot.send_message(USER_ID, "late", read_timeout=0.5)
+    # An outage fails everything until it ends, then the API works again.
+    server.start_outage(503)
+    with pytest.raises(NetworkError, match="Service Unavailable"):
+        await bot.get_me()
+    with pytest.raises(NetworkError, match="Service Unavailable"):
+        await bot.send_message(USER_ID, "down")
+    server.end_outage()
+    await bot.send_message(USER_ID, "back")
+    assert [m["text"] for m in server.sent_messages(USER_ID)] == ["back"]
+    assert [status for _, status in server.faults_served] == [0, 504, 503, 503]
+    assert server.rejected == []
+
+
+async def test_outage_ends_a_waiting_long_poll(bot: Bot, server: BotApiServer) -> None:
+    polling = asyncio.create_task(bot.get_updates(timeout=10, read_timeout=15))
+    await server.async_wait_for(lambda: server.call_count("getUpdates") == 1)
+    started = time.monotonic()
+    server.start_outage(502)
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await polling
+    assert time.monotonic() - started < 3
+    server.end_outage()
 
 
 # --------------------------------------------------------------------------- Application

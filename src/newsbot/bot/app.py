@@ -15,13 +15,15 @@ from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from newsbot.bot import handlers
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
+from newsbot.bot.delivery import DeliveringRateLimiter
 from newsbot.config import Settings
-from newsbot.errors import ConfigError
+from newsbot.errors import ConfigError, NewsbotError
 from newsbot.feeds import telegram as feeds_telegram
 from newsbot.library import Library
 
@@ -38,33 +40,55 @@ TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
 
 
 class RedactToken(logging.Filter):
-    """Replace the token in a record's message: the last line of defence if a request logger
-    is turned up on purpose."""
+    """Replace the token in a record's message and traceback.
+
+    On a logger it covers that logger's own records (httpx prints request URLs); on a handler
+    it covers every record that reaches the handler, whichever logger it came from, e.g. an
+    exception whose text quotes the token.
+    """
 
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), None
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the traceback is printed redacted.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.token, "<token>")
 
 
 def quiet_token_leaking_loggers(token: str = "") -> None:
     """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token.
 
     The level is set on the loggers themselves, so turning the root logger up to DEBUG later
-    does not turn them up too.
+    does not turn them up too. With a token, the token is also redacted from those loggers'
+    records and from everything the root logger's handlers print.
     """
     for name in TOKEN_LEAKING_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
-        if token and not any(isinstance(f, RedactToken) for f in logger.filters):
-            logger.addFilter(RedactToken(token))
+        _add_redaction(logger, token)
+    for handler in logging.getLogger().handlers:
+        _add_redaction(handler, token)
+
+
+def _add_redaction(target: logging.Filterer, token: str) -> None:
+    if token and not any(isinstance(f, RedactToken) and f.token == token for f in target.filters):
+        target.addFilter(RedactToken(token))
 
 
 @dataclass(frozen=True)
@@ -133,8 +157,9 @@ def build_application(settings: Settings, library: Library | None = None) -> New
                 allow_sending_without_reply=True,
             )
         )
-        # Flood control (429) waits retry_after and retries instead of losing the message.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Flood control (429) waits retry_after and retries; 5xx, dropped connections and
+        # timeouts are retried with backoff: a reply is delayed, not lost.
+        .rate_limiter(DeliveringRateLimiter())
         # Answers ride along in the buttons; callback_data on the wire is a 64-byte key.
         .arbitrary_callback_data(2048)
         # Handlers share nothing mutable but the rate limiter (touched on the loop only), and
@@ -197,7 +222,9 @@ def run_bot(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook server when configured.
 
     Raises:
-        ConfigError: no token, or webhook mode without python-telegram-bot's webhook extra.
+        ConfigError: no token, a token the Bot API rejects, or webhook mode without
+            python-telegram-bot's webhook extra.
+        NewsbotError: the Bot API cannot be reached at start-up.
     """
     mode = run_mode(settings)
     if isinstance(mode, WebhookMode) and not webhooks_available():
@@ -206,6 +233,20 @@ def run_bot(settings: Settings) -> None:
             "pip install 'python-telegram-bot[webhooks]'"
         )
     application = build_application(settings)
+    token = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    try:
+        _run(application, mode)
+    except InvalidToken:
+        # PTB's own message quotes the token; ours does not.
+        raise ConfigError(
+            "the Telegram Bot API rejected the bot token: check NEWSBOT_TELEGRAM__TOKEN"
+        ) from None
+    except TelegramError as error:  # the Bot API is unreachable at start-up
+        reason = RedactToken(token).redact(str(error)) if token else str(error)
+        raise NewsbotError(f"cannot reach the Telegram Bot API: {reason}") from None
+
+
+def _run(application: NewsApplication, mode: PollingMode | WebhookMode) -> None:
     if isinstance(mode, WebhookMode):
         application.run_webhook(
             listen=mode.listen,

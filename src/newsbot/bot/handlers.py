@@ -42,6 +42,7 @@ from newsbot.bot import render
 from newsbot.bot.context import NewsContext
 from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
 from newsbot.feeds import telegram as feeds_telegram
+from newsbot.ingest.sources import is_url
 from newsbot.models import Answer, IngestResult, IngestStatus
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,22 @@ ADMIN_COMMAND_NAMES = [c.command for c in ADMIN_COMMANDS]
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
 LIST_PAGE_SIZE = 10
 TYPING_REFRESH = 4.5  # Telegram shows "typing" for 5 s
-_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
 
 UNAVAILABLE = "⚠️ The library is temporarily unavailable. Please try again in a few minutes."
+# Admins run the store, so in their private chat they get the reason; everyone else (and
+# every group, where others read along) gets UNAVAILABLE without internals such as addresses.
+STORE_DOWN_FOR_ADMINS = (
+    "⚠️ <b>The article store is unavailable</b>: {reason}\n"
+    "I keep running and try the store again on the next request; check the Chroma server "
+    "(<code>newsbot healthcheck</code>)."
+)
 WENT_WRONG = "⚠️ Sorry, something went wrong while handling that. Please try again."
+NOT_A_URL = (
+    "<code>{token}</code> is not a URL I can fetch: URLs start with <code>http://</code> or "
+    "<code>https://</code>. Nothing was added. To add pasted text, put the title on the first "
+    "line and the article below it."
+)
 REFUSED = "🔒 Sorry, only the bot's admins can {what}."
 ADD_USAGE = (
     "<b>/add</b> takes:\n"
@@ -457,8 +469,14 @@ async def add(update: Update, context: NewsContext) -> None:
     reply = message.reply_to_message
     if rest.strip():
         tokens = rest.split()
-        if all(_URL.match(token) for token in tokens):
+        # Any scheme counts as a URL here, so "ftp://..." gets the fetcher's clear "only http
+        # and https" refusal. Only scheme://... strings reach library.ingest: anything else
+        # would be read as a path on the bot's own disk.
+        if all(is_url(token) for token in tokens):
             await _ingest(update, context, message, tokens)
+        elif len(tokens) == 1:
+            # One word is never an article; it is a mistyped URL ("example.com/story").
+            await _reply(message, NOT_A_URL.format(token=render.esc(render.clip(tokens[0], 200))))
         else:
             await _add_text(update, context, message, rest)
     elif reply is not None and reply.document is not None:
@@ -482,7 +500,8 @@ async def list_command(update: Update, context: NewsContext) -> None:
     if message is None:
         return
     rest = _command_rest(message.text).strip()
-    page = int(rest) if rest.isdigit() else 1
+    # ASCII digits only: "²".isdigit() is True, yet int("²") raises.
+    page = int(rest) if re.fullmatch(r"[0-9]{1,9}", rest) else 1
     records = await context.services.call(context.library.list_articles)
     await _reply(message, render.article_list(records, page, LIST_PAGE_SIZE))
 
@@ -523,9 +542,16 @@ async def stats(update: Update, context: NewsContext) -> None:
 async def on_error(update: object, context: NewsContext) -> None:
     """Log the error with its traceback, tell the user, keep running."""
     error = context.error
+    user = update.effective_user if isinstance(update, Update) else None
     if isinstance(error, StoreError):
         log.warning("the store is unavailable: %s", error)
-        text = UNAVAILABLE
+        message = update.effective_message if isinstance(update, Update) else None
+        private = message is not None and _is_private(message)
+        if private and user is not None and user.id in context.services.admins:
+            reason = render.esc(render.clip(str(error) or type(error).__name__, 300))
+            text = STORE_DOWN_FOR_ADMINS.format(reason=reason)
+        else:
+            text = UNAVAILABLE
     elif isinstance(error, NewsbotError):
         log.warning("handler failed: %s", error)
         text = f"⚠️ {render.esc(render.clip(str(error), 500))}"
