@@ -350,6 +350,7 @@ def build_settings(index_dir: Path, args: argparse.Namespace) -> Settings:
             "max_tokens": args.max_tokens,
             "overlap_sentences": args.overlap,
             "embed_title": not args.no_embed_title,
+            "vectors": args.vectors,
         },
     )
 
@@ -770,6 +771,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overlap", type=int, default=1, help="overlap in sentences")
     parser.add_argument("--no-embed-title", action="store_true")
     parser.add_argument(
+        "--vectors",
+        choices=("sentences", "text"),
+        default="sentences",
+        help="chunking.vectors: chunk vectors as the mean of sentence vectors, or the chunk "
+        "embedded whole (default: %(default)s)",
+    )
+    parser.add_argument(
         "--backend",
         choices=("torch", "onnx", "onnx-int8"),
         default="torch",
@@ -918,7 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"newsbot at {ROOT}; model {base.embedding.identity} ({base.embedding.backend}); chunking "
         f"max_tokens={base.chunking.max_tokens} overlap={base.chunking.overlap_sentences} "
-        f"embed_title={base.chunking.embed_title}; base search {base.search.model_dump()}; "
+        f"embed_title={base.chunking.embed_title} vectors={base.chunking.vectors}; "
+        f"base search {base.search.model_dump()}; "
         f"top_k={TOP_K}"
     )
     print(

@@ -9,7 +9,7 @@ import numpy as np
 
 from newsbot.index.lexical import query_terms
 from newsbot.models import Chunk, Quote
-from newsbot.text import sentence_spans, words
+from newsbot.text import passage_sentences, words
 
 # Weight of question-word overlap against cosine similarity when scoring sentences: names,
 # numbers and places in a question are strong evidence the embedding alone underrates.
@@ -58,7 +58,7 @@ def select_quotes(
 ) -> list[Quote]:
     """Pick a quote from each chunk; one batched embedding call for all their sentences."""
     terms = set(query_terms(question))
-    spans_per_chunk = [sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks]
+    spans_per_chunk = [passage_sentences(chunk.text) for chunk in chunks]
     sentences = [
         c.text[a:b] for c, spans in zip(chunks, spans_per_chunk, strict=True) for a, b in spans
     ]

@@ -180,8 +180,15 @@ class ChunkSettings(_Section):
     overlap_sentences: int = Field(
         1, ge=0, description="Sentences repeated at the start of the next chunk."
     )
+    vectors: Literal["sentences", "text"] = Field(
+        "sentences",
+        description="A chunk's vector: 'sentences' (the mean of its sentences' vectors; each "
+        "sentence is embedded once and kept, so quoting needs no model call) or 'text' (the "
+        "chunk embedded whole).",
+    )
     embed_title: bool = Field(
-        True, description="Embed each chunk with its article's title in front of it."
+        True,
+        description="With vectors = 'text': embed each chunk with its article's title in front.",
     )
 
 

@@ -51,6 +51,7 @@ from newsbot.models import (
     ReindexReport,
 )
 from newsbot.search import diversify, fuse
+from newsbot.text import passage_sentences
 
 log = logging.getLogger(__name__)
 
@@ -349,12 +350,28 @@ class Library:
             )
         return [results[i] for i in sorted(results)]
 
-    def _embedding_input(self, title: str, text: str) -> str:
-        # The title gives every chunk the article's subject, which a chunk from deep inside a
-        # story often never names.
-        if self.settings.chunking.embed_title:
-            return f"{title}\n{text}"
-        return text
+    def _chunk_vectors(self, chunks: list[tuple[str, Chunk]]) -> np.ndarray:
+        """The vectors of ``(article title, chunk)`` pairs, as ``chunking.vectors`` says."""
+        if self.settings.chunking.vectors == "text":
+            # The title gives every chunk the article's subject, which a chunk from deep
+            # inside a story often never names.
+            title_first = self.settings.chunking.embed_title
+            return self.embedder.embed(
+                [f"{title}\n{c.text}" if title_first else c.text for title, c in chunks]
+            )
+        # Each sentence embedded once, though overlapping chunks share some: fewer tokens
+        # than embedding the chunks, and the vectors are kept for quoting. The mean of a
+        # chunk's sentence vectors retrieved as well as the chunk's own vector on development
+        # questions (README, "Quality").
+        if not chunks:
+            return np.zeros((0, 0), dtype=np.float32)
+        per_chunk = [[c.text[a:b] for a, b in passage_sentences(c.text)] for _, c in chunks]
+        unique = list(dict.fromkeys(text for texts in per_chunk for text in texts))
+        vectors = self.sentences.embed(unique, self.embedder.embed)
+        row = {text: i for i, text in enumerate(unique)}
+        pooled = np.stack([vectors[[row[t] for t in texts]].mean(axis=0) for texts in per_chunk])
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
 
     def _chunks_of(self, article_id: str, text: str) -> list[Chunk]:
         return chunk_article(
@@ -381,8 +398,7 @@ class Library:
             store: where to write; the live store unless a reindex builds another generation.
         """
         store = store or self.store
-        texts = [self._embedding_input(s.record.title, c.text) for s, _ in items for c in s.chunks]
-        vectors = self.embedder.embed(texts)
+        vectors = self._chunk_vectors([(s.record.title, c) for s, _ in items for c in s.chunks])
         stored: list[StoredArticle] = []
         offset = 0
         for s, _ in items:

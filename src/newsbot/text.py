@@ -36,6 +36,15 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
     return spans
 
 
+def passage_sentences(text: str) -> list[tuple[int, int]]:
+    """The sentences of a passage as spans; a passage with no boundary is one sentence.
+
+    The one split of a passage both ingest (sentence vectors) and quoting use, so the vectors
+    stored for a passage's sentences are found again when it is quoted.
+    """
+    return sentence_spans(text) or [(0, len(text))]
+
+
 def _add_span(spans: list[tuple[int, int]], line: str, base: int, start: int, end: int) -> None:
     """Add ``line[start:end]`` (stripped) as a span when it holds anything but whitespace."""
     gap = line[start:end]

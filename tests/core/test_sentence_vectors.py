@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsbot.config import Settings
+from newsbot.config import Settings, load_settings
 from newsbot.index.embedder import Embedder
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.library import Library
+from newsbot.text import passage_sentences
 from tests.core.test_library import sample_article
 
 SENTENCES = [
@@ -58,3 +59,32 @@ def test_answers_from_cache_match_fresh_ones(
         library.close()
     assert [p.quote.text for p in cached.passages] == [p.quote.text for p in fresh.passages]
     assert Path(library.sentences.path).stat().st_size > 0
+
+
+def test_ingest_keeps_every_sentence_and_pools_chunk_vectors(
+    library: Library, embedder: Embedder, sample_text: str
+) -> None:
+    library.add_article(sample_article(sample_text), origin="sample")
+    chunks = [c for page in library.store.iter_chunks() for c in page]
+    assert len(chunks) > 3
+    stored = library.store.chunk_vectors(chunks)
+    for chunk in chunks:
+        sentences = [chunk.text[a:b] for a, b in passage_sentences(chunk.text)]
+        # Quoting this chunk needs no model call: ingest kept all its sentence vectors.
+        vectors = library.sentences.embed(sentences, refuse)
+        mean = vectors.mean(axis=0)
+        np.testing.assert_allclose(stored[chunk.chunk_id], mean / np.linalg.norm(mean), atol=1e-5)
+        # The pooled vector still points where the chunk's text does.
+        assert float(stored[chunk.chunk_id] @ embedder.embed([chunk.text])[0]) > 0.7
+
+
+@pytest.mark.parametrize("vectors", ["sentences", "text"])
+def test_both_chunk_vector_kinds_answer(
+    tmp_path: Path, embedder: Embedder, sample_text: str, vectors: str
+) -> None:
+    settings = load_settings(store={"path": tmp_path / "store"}, chunking={"vectors": vectors})
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_article(sample_article(sample_text), origin="sample")
+        answer = library.ask("Who took control of the Panjshir valley?")
+    assert answer.answered
+    assert "Taliban" in answer.passages[0].quote.text
