@@ -773,7 +773,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vectors",
         choices=("sentences", "text"),
-        default="sentences",
+        default="text",
         help="chunking.vectors: chunk vectors as the mean of sentence vectors, or the chunk "
         "embedded whole (default: %(default)s)",
     )

@@ -180,11 +180,11 @@ class ChunkSettings(_Section):
     overlap_sentences: int = Field(
         1, ge=0, description="Sentences repeated at the start of the next chunk."
     )
-    vectors: Literal["sentences", "text"] = Field(
-        "sentences",
-        description="A chunk's vector: 'sentences' (the mean of its sentences' vectors; each "
-        "sentence is embedded once and kept, so quoting needs no model call) or 'text' (the "
-        "chunk embedded whole).",
+    vectors: Literal["text", "sentences"] = Field(
+        "text",
+        description="A chunk's vector: 'text' (the chunk embedded whole) or 'sentences' (the "
+        "mean of its sentences' vectors; each sentence is embedded once at ingest and kept, so "
+        "quoting needs no model call: ~10x faster questions, faster ingest, lower recall).",
     )
     embed_title: bool = Field(
         True,

@@ -62,8 +62,10 @@ def test_answers_from_cache_match_fresh_ones(
 
 
 def test_ingest_keeps_every_sentence_and_pools_chunk_vectors(
-    library: Library, embedder: Embedder, sample_text: str
+    tmp_path: Path, embedder: Embedder, sample_text: str
 ) -> None:
+    settings = load_settings(store={"path": tmp_path / "s"}, chunking={"vectors": "sentences"})
+    library = Library.open(settings, embedder=embedder)
     library.add_article(sample_article(sample_text), origin="sample")
     chunks = [c for page in library.store.iter_chunks() for c in page]
     assert len(chunks) > 3
@@ -76,6 +78,7 @@ def test_ingest_keeps_every_sentence_and_pools_chunk_vectors(
         np.testing.assert_allclose(stored[chunk.chunk_id], mean / np.linalg.norm(mean), atol=1e-5)
         # The pooled vector still points where the chunk's text does.
         assert float(stored[chunk.chunk_id] @ embedder.embed([chunk.text])[0]) > 0.7
+    library.close()
 
 
 @pytest.mark.parametrize("vectors", ["sentences", "text"])
