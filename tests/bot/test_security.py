@@ -29,13 +29,12 @@ from tests.bot.conftest import (
     ArticleServer,
     RunningBot,
 )
-from tests.bot.test_bot import QUESTION, message_with
+from tests.bot.test_bot import QUESTION, SECRET, message_with
 from tests.chroma_server import free_port
 from tests.servers.botapi import BotApiServer
 
 pytestmark = pytest.mark.slow
 
-SECRET = TOKEN.split(":", 1)[1]
 REFUSAL = "only the bot's admins"
 
 # Arguments worth trying with each admin command (the command alone is always tried too).

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from newsbot.errors import StoreError
+from newsbot.index import sqlite
 from newsbot.models import Chunk
 
 P = ParamSpec("P")
@@ -76,12 +77,8 @@ class LexicalIndex:
     @_sqlite_errors
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite.connect(self.path)
         self._db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5("
             "chunk_id UNINDEXED, article_id UNINDEXED, idx UNINDEXED, start UNINDEXED,"
@@ -100,15 +97,9 @@ class LexicalIndex:
         """Atomically drop the chunks of ``article_ids`` and insert ``chunks``."""
         ids = list(article_ids)
         rows = [(c.chunk_id, c.article_id, c.index, c.start, c.end, c.text) for c in chunks]
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("DELETE FROM chunks WHERE article_id = ?", [(i,) for i in ids])
-                self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite.transaction(self._db):
+            self._db.executemany("DELETE FROM chunks WHERE article_id = ?", [(i,) for i in ids])
+            self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         self.replace_articles(article_ids, [])

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from newsbot.index import sqlite
+
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -26,13 +28,9 @@ class SentenceVectors:
 
     def __init__(self, path: Path | str, *, model: str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._model = model
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite.connect(self.path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
             " WITHOUT ROWID"
@@ -53,17 +51,13 @@ class SentenceVectors:
         ]
         if not rows:
             return
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, sqlite.transaction(self._db):
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
 
     def embed(self, texts: Sequence[str], embed: Embed) -> np.ndarray:
         """Vectors for ``texts``: stored ones read back, the others embedded and stored."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
         keys = [self._key(t) for t in texts]
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
@@ -83,6 +77,4 @@ class SentenceVectors:
             for text, vector in zip(missing, vectors, strict=True):
                 # Rounded as stored, so an answer does not depend on whether it was cached.
                 found[self._key(text)] = np.asarray(vector, dtype=np.float16)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
