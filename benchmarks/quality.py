@@ -439,6 +439,8 @@ def build_variants(search: SearchSettings) -> list[Variant]:
         ("rrf_k", (10, 20, 60)),
         ("per_article", (1, 2, 3)),
         ("candidates", (20, 40, 80)),
+        ("quote_chars", (420, 600, 800)),
+        ("rerank", (0, 10, 20)),
     ):
         variants += [
             Variant(f"{key}={value}", {key: value})
@@ -794,7 +796,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="comma-separated variant names to run (default: all): 'hybrid (defaults)', "
         "'dense only', 'no relevance floor', and rrf_k=, per_article=, candidates= at values "
-        "other than the defaults (rrf_k 10/20/60, per_article 1/2/3, candidates 20/40/80)",
+        "other than the defaults (rrf_k 10/20/60, per_article 1/2/3, candidates 20/40/80, "
+        "quote_chars 420/600/800, rerank 0/10/20)",
     )
     parser.add_argument(
         "--floors",

@@ -54,7 +54,12 @@ def _overlap(weights: dict[str, float], sentence: str) -> float:
 
 
 def select_quotes(
-    question: str, question_vector: np.ndarray, chunks: Sequence[Chunk], embed: Embed
+    question: str,
+    question_vector: np.ndarray,
+    chunks: Sequence[Chunk],
+    embed: Embed,
+    *,
+    max_chars: int = MAX_QUOTE_CHARS,
 ) -> list[Quote]:
     """Pick a quote from each chunk; one batched embedding call for all their sentences."""
     terms = set(query_terms(question))
@@ -76,14 +81,18 @@ def select_quotes(
         ]
         offset += len(spans)
         used = highlighted.setdefault(chunk.article_id, [])
-        quote = _build_quote(chunk, spans, scores, used)
+        quote = _build_quote(chunk, spans, scores, used, max_chars)
         used.append((quote.start + quote.highlight_start, quote.start + quote.highlight_end))
         quotes.append(quote)
     return quotes
 
 
 def _build_quote(
-    chunk: Chunk, spans: list[tuple[int, int]], scores: list[float], used: list[tuple[int, int]]
+    chunk: Chunk,
+    spans: list[tuple[int, int]],
+    scores: list[float],
+    used: list[tuple[int, int]],
+    max_chars: int,
 ) -> Quote:
     # Headlines, bylines and datelines are short and echo the question's topic; they make poor
     # answers, so they are context at most, never the highlighted sentence. Nor is a sentence
@@ -97,8 +106,9 @@ def _build_quote(
         if len(words(chunk.text[a:b])) >= MIN_ANSWER_WORDS and fresh(a, b)
     ] or list(range(len(spans)))
     best = max(eligible, key=scores.__getitem__)
+    max_sentences = MAX_QUOTE_SENTENCES * max_chars // MAX_QUOTE_CHARS
     first = last = best
-    while last - first + 1 < MAX_QUOTE_SENTENCES:
+    while last - first + 1 < max_sentences:
         length = spans[last][1] - spans[first][0]
         options = []
         if first > 0:
@@ -109,7 +119,7 @@ def _build_quote(
             break
         _, index = max(options)
         new_first, new_last = min(first, index), max(last, index)
-        too_long = spans[new_last][1] - spans[new_first][0] > MAX_QUOTE_CHARS
+        too_long = spans[new_last][1] - spans[new_first][0] > max_chars
         if too_long and length >= SHORT_SENTENCE_CHARS:
             break
         first, last = new_first, new_last
@@ -121,4 +131,5 @@ def _build_quote(
         end=chunk.start + end,
         highlight_start=spans[best][0] - start,
         highlight_end=spans[best][1] - start,
+        score=scores[best],
     )

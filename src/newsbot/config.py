@@ -214,6 +214,20 @@ class SearchSettings(_Section):
         le=1,
         description="Passage floor: passages below this cosine similarity are never shown.",
     )
+    quote_chars: int = Field(
+        420,
+        ge=80,
+        le=2000,
+        description="A quote grows from its best sentence by the better-scoring neighbour "
+        "while it stays within this many characters.",
+    )
+    rerank: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Quote this many of the best passages and reorder them by how well their "
+        "best sentence matches the question (0: keep the retrieval order).",
+    )
 
 
 class FeedSettings(_Section):

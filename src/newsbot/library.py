@@ -48,9 +48,10 @@ from newsbot.models import (
     IngestStatus,
     LibraryStats,
     Passage,
+    Quote,
     ReindexReport,
 )
-from newsbot.search import diversify, fuse
+from newsbot.search import Candidate, diversify, fuse
 from newsbot.text import passage_sentences
 
 log = logging.getLogger(__name__)
@@ -592,32 +593,40 @@ class Library:
                 cand.dense_score = float(vector @ question_vector)
         relevant = [c for c in fused if (c.dense_score or 0.0) >= search.passage_min_similarity]
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
-        candidates = diversify(relevant, per_article=search.per_article, limit=limit * 2)
+        pool = max(limit, search.rerank)
+        candidates = diversify(relevant, per_article=search.per_article, limit=pool * 2)
         records = self.store.get_records(list({c.chunk.article_id for c in candidates}))
-        passages = [
-            Passage(
-                chunk=c.chunk,
-                article=records[c.chunk.article_id],
-                score=c.score,
-                dense_score=c.dense_score,
-                lexical_score=c.lexical_score,
-            )
-            for c in candidates
-            if c.chunk.article_id in records
-        ][:limit]
-        if not passages:
+        candidates = [c for c in candidates if c.chunk.article_id in records][:pool]
+        if not candidates:
             return Answer(question)
         quotes = select_quotes(
             question,
             question_vector,
-            [p.chunk for p in passages],
+            [c.chunk for c in candidates],
             lambda texts: self.sentences.embed(texts, self.embedder.embed),
+            max_chars=search.quote_chars,
         )
+        quoted = list(zip(candidates, quotes, strict=True))
+        if search.rerank:
+            quoted = _rerank(quoted, rrf_k=search.rrf_k)
+            chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
+            keep = {id(c) for c in chosen}
+            quoted = [(c, q) for c, q in quoted if id(c) in keep]
         return Answer(
             question,
             [
-                AnsweredPassage(rank, passage, quote)
-                for rank, (passage, quote) in enumerate(zip(passages, quotes, strict=True), 1)
+                AnsweredPassage(
+                    rank,
+                    Passage(
+                        chunk=c.chunk,
+                        article=records[c.chunk.article_id],
+                        score=c.score,
+                        dense_score=c.dense_score,
+                        lexical_score=c.lexical_score,
+                    ),
+                    quote,
+                )
+                for rank, (c, quote) in enumerate(quoted[:limit], 1)
             ],
         )
 
@@ -665,6 +674,14 @@ class Library:
             live = [c for c in page if c.article_id in article_ids]
             self.lexical.replace_articles([], live)
         self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+
+
+def _rerank(quoted: list[tuple[Candidate, Quote]], *, rrf_k: int) -> list[tuple[Candidate, Quote]]:
+    """Fuse the retrieval order with the order of the quotes' scores, by reciprocal rank."""
+    by_quote = sorted(range(len(quoted)), key=lambda i: -quoted[i][1].score)
+    quote_rank = {i: rank for rank, i in enumerate(by_quote, 1)}
+    fused = {i: 1 / (rrf_k + i + 1) + 1 / (rrf_k + quote_rank[i]) for i in range(len(quoted))}
+    return [quoted[i] for i in sorted(fused, key=lambda i: -fused[i])]
 
 
 def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:

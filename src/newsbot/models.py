@@ -106,6 +106,7 @@ class Quote:
     end: int
     highlight_start: int
     highlight_end: int
+    score: float = 0.0  # how well the highlighted sentence matches the question
 
     @property
     def before(self) -> str:

@@ -233,3 +233,49 @@ def test_normalise_url() -> None:
         == "https://example.com/a/b?id=3"
     )
     assert normalise_url("https://example.com") == "https://example.com/"
+
+
+def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_text: str) -> None:
+    question = "What did Massoud say about the resistance?"
+    short = stocked.ask(question, top_k=3)
+    stocked.settings.search.quote_chars = 800
+    long = stocked.ask(question, top_k=3)
+    assert [p.passage.chunk for p in short.passages] == [p.passage.chunk for p in long.passages]
+    for before, after in zip(short.passages, long.passages, strict=True):
+        quote = after.quote
+        assert sample_text[quote.start : quote.end] == quote.text
+        # A longer allowance only adds context around the same best sentence.
+        assert quote.highlight == before.quote.highlight
+        assert quote.start <= before.quote.start and before.quote.end <= quote.end
+        assert len(quote.text) <= 800 or quote.text == quote.highlight
+    assert sum(len(p.quote.text) for p in long.passages) > sum(
+        len(p.quote.text) for p in short.passages
+    )
+
+
+def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None:
+    question = "Who took control of the Panjshir valley?"
+    stocked.settings.search.rerank = 10
+    reranked = stocked.ask(question, top_k=5)
+    assert reranked.answered and len(reranked.passages) >= 3
+    assert [p.rank for p in reranked.passages] == list(range(1, len(reranked.passages) + 1))
+    # Reciprocal rank fusion of retrieval order and quote order: the passage whose best
+    # sentence matches best ranks no lower than second, and the answer leads.
+    scores = [p.quote.score for p in reranked.passages]
+    assert scores.index(max(scores)) <= 1
+    assert "Taliban" in reranked.passages[0].quote.highlight
+
+
+def test_rerank_fuses_retrieval_and_quote_order() -> None:
+    from newsbot.library import _rerank
+    from newsbot.models import Chunk, Quote
+    from newsbot.search import Candidate
+
+    def item(i: int, quote_score: float) -> tuple[Candidate, Quote]:
+        return Candidate(Chunk(f"a{i}", 0, 0, 5, "text.")), Quote("text.", 0, 5, 0, 5, quote_score)
+
+    quoted = [item(0, 0.0), item(1, 0.25), item(2, 0.9), item(3, 0.3), item(4, 0.1)]
+    order = [c.chunk.article_id for c, _ in _rerank(quoted, rrf_k=1)]
+    # a2: 1/4 + 1/2 beats a0: 1/2 + 1/6 (first retrieved, worst quote), a1: 1/3 + 1/4 and
+    # a3: 1/5 + 1/3; a4 is low on both.
+    assert order == ["a2", "a0", "a1", "a3", "a4"]

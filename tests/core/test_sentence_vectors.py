@@ -91,3 +91,22 @@ def test_both_chunk_vector_kinds_answer(
         answer = library.ask("Who took control of the Panjshir valley?")
     assert answer.answered
     assert "Taliban" in answer.passages[0].quote.text
+
+
+def test_a_damaged_file_is_set_aside_and_rebuilt(tmp_path: Path, embedder: Embedder) -> None:
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"not a database at all " * 200)
+    cache = SentenceVectors(path, model="m")
+    vectors = cache.embed(SENTENCES, embedder.embed)
+    np.testing.assert_allclose(vectors, embedder.embed(SENTENCES), atol=2e-3)
+    assert (tmp_path / "s.sqlite3.corrupt").read_bytes().startswith(b"not a database")
+    # The fresh file works as a cache again.
+    np.testing.assert_allclose(cache.embed(SENTENCES, refuse), vectors, atol=1e-6)
+
+
+def test_a_failed_read_falls_back_to_the_model(tmp_path: Path, embedder: Embedder) -> None:
+    cache = SentenceVectors(tmp_path / "s.sqlite3", model="m")
+    cache.embed(SENTENCES, embedder.embed)
+    cache._db.execute("DROP TABLE vectors")  # what a damaged page looks like to a reader
+    vectors = cache.embed(SENTENCES, embedder.embed)
+    np.testing.assert_allclose(vectors, embedder.embed(SENTENCES), atol=2e-3)

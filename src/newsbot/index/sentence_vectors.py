@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from newsbot.index import sqlite
+
+log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -30,11 +34,32 @@ class SentenceVectors:
         self.path = str(path)
         self._model = model
         self._lock = threading.Lock()
-        self._db = sqlite.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
-            " WITHOUT ROWID"
-        )
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:
+            # Derived data: a damaged file is set aside (for a post-mortem) and started
+            # afresh, rather than stopping the bot.
+            aside = f"{self.path}.corrupt"
+            log.warning(
+                "sentence-vector cache %s is unreadable (%s); moved to %s", path, error, aside
+            )
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path + suffix)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite.connect(self.path)
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+                " WITHOUT ROWID"
+            )
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -60,14 +85,21 @@ class SentenceVectors:
             return np.zeros((0, 0), dtype=np.float32)
         keys = [self._key(t) for t in texts]
         found: dict[bytes, np.ndarray] = {}
-        with self._lock:
-            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
-                part = list(dict.fromkeys(keys[start : start + 500]))
-                marks = ",".join("?" * len(part))
-                for key, blob in self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
-                ):
-                    found[key] = np.frombuffer(blob, dtype=np.float16)
+        try:
+            with self._lock:
+                for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                    part = list(dict.fromkeys(keys[start : start + 500]))
+                    marks = ",".join("?" * len(part))
+                    for key, blob in self._db.execute(
+                        f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
+                    ):
+                        vector = np.frombuffer(blob, dtype=np.float16)
+                        if vector.size:  # a truncated row is a miss, not an answer
+                            found[key] = vector
+        except sqlite3.Error as error:
+            # A cache that cannot be read costs speed, never the answer.
+            log.warning("sentence-vector cache unreadable, using the model: %s", error)
+            found.clear()
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
         if missing:
             vectors = embed(missing)
