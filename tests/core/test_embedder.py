@@ -104,6 +104,18 @@ def test_onnx_export_is_cached_and_runs_without_torch(onnx_cache: Path) -> None:
     assert sorted(p.name for p in onnx_cache.iterdir()) == exports  # nothing exported again
 
 
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_export_fuses_attention(onnx_cache: Path, backend: str) -> None:
+    import onnx
+
+    Embedder(EmbeddingSettings(backend=backend, cache_dir=onnx_cache))  # type: ignore[arg-type]
+    name = "model.int8.onnx" if backend == "onnx-int8" else "model.onnx"
+    (graph,) = onnx_cache.glob(f"*/{name}")
+    ops = {node.op_type for node in onnx.load(str(graph)).graph.node}
+    # onnxruntime's fused kernels, ~21 % faster than the plain export (onnx_model._fuse).
+    assert "SkipLayerNormalization" in ops and ops & {"Attention", "QAttention"}
+
+
 def test_int8_vectors_count_as_another_model(settings: Settings, embedder: Embedder) -> None:
     with Library.open(settings, embedder=embedder) as library:
         library.add_text("Oil prices rose on Monday after OPEC cut output.", title="Oil")
