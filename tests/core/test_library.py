@@ -237,6 +237,7 @@ def test_normalise_url() -> None:
 
 def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_text: str) -> None:
     question = "What did Massoud say about the resistance?"
+    stocked.settings.search.quote_chars = 420
     short = stocked.ask(question, top_k=3)
     stocked.settings.search.quote_chars = 800
     long = stocked.ask(question, top_k=3)
@@ -255,6 +256,8 @@ def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_
 
 def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None:
     question = "Who took control of the Panjshir valley?"
+    stocked.settings.search.rerank = 0
+    plain = stocked.ask(question, top_k=5)
     stocked.settings.search.rerank = 10
     reranked = stocked.ask(question, top_k=5)
     assert reranked.answered and len(reranked.passages) >= 3
@@ -264,6 +267,10 @@ def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None
     scores = [p.quote.score for p in reranked.passages]
     assert scores.index(max(scores)) <= 1
     assert "Taliban" in reranked.passages[0].quote.highlight
+    # Without reranking the order is retrieval's, whatever the quotes score.
+    assert [p.passage.score for p in plain.passages] == sorted(
+        (p.passage.score for p in plain.passages), reverse=True
+    )
 
 
 def test_rerank_fuses_retrieval_and_quote_order() -> None:
