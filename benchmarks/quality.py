@@ -51,7 +51,7 @@ from common import (
 )
 
 import newsbot
-from newsbot.config import SearchSettings, Settings, load_settings
+from newsbot.config import ChunkSettings, SearchSettings, Settings, load_settings
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
@@ -200,11 +200,20 @@ class Corpus:
             "code": [_file_digest(p) for p in chunk_code],
         }
         digest.update(json.dumps(header, sort_keys=True).encode())
+        self._digest_articles(digest)
+        return digest.hexdigest()[:16]
+
+    def articles_key(self) -> str:
+        """What the LangChain baseline depends on: the articles only (its settings are fixed)."""
+        digest = hashlib.sha256(b"langchain\0")
+        self._digest_articles(digest)
+        return digest.hexdigest()[:16]
+
+    def _digest_articles(self, digest: Any) -> None:
         for origin, article in self.articles:
             for part in (origin, article.id or "", article.title, article.text):
                 digest.update(part.encode())
                 digest.update(b"\0")
-        return digest.hexdigest()[:16]
 
 
 def _file_digest(path: Path) -> str:
@@ -541,10 +550,7 @@ def langchain_outcomes(
     """
     from langchain_pipeline import DESCRIPTION, LangChainPipeline
 
-    workdir = Path(args.workdir).expanduser().resolve()
-    probe = build_settings(workdir / "probe", args)
-    directory = workdir / f"langchain-{corpus.key(probe)}"
-    shutil.rmtree(workdir / "probe", ignore_errors=True)
+    directory = Path(args.workdir).expanduser().resolve() / f"langchain-{corpus.articles_key()}"
     marker = directory / INDEX_COMPLETE
     if marker.exists() and not args.rebuild:
         report = json.loads(marker.read_text())
@@ -769,8 +775,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="only the first N answerable and first N unanswerable questions of each split",
     )
     parser.add_argument("--distractors", type=int, default=1000, metavar="N")
-    parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--overlap", type=int, default=1, help="overlap in sentences")
+    chunking = ChunkSettings()
+    parser.add_argument("--max-tokens", type=int, default=chunking.max_tokens)
+    parser.add_argument(
+        "--overlap", type=int, default=chunking.overlap_sentences, help="overlap in sentences"
+    )
     parser.add_argument("--no-embed-title", action="store_true")
     parser.add_argument(
         "--vectors",
