@@ -176,7 +176,7 @@ class EmbeddingSettings(_Section):
 
 
 class ChunkSettings(_Section):
-    max_tokens: int = Field(160, gt=16, description="Largest chunk, in model tokens (word pieces).")
+    max_tokens: int = Field(256, gt=16, description="Largest chunk, in model tokens (word pieces).")
     overlap_sentences: int = Field(
         1, ge=0, description="Sentences repeated at the start of the next chunk."
     )
@@ -215,7 +215,7 @@ class SearchSettings(_Section):
         description="Passage floor: passages below this cosine similarity are never shown.",
     )
     quote_chars: int = Field(
-        420,
+        800,
         ge=80,
         le=2000,
         description="A quote grows from its best sentence by the better-scoring neighbour "

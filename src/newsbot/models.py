@@ -95,7 +95,7 @@ class IngestResult:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """The 1-3 sentences of a passage that best answer a question.
+    """The sentences of a passage that best answer a question.
 
     Offsets are into the article text. ``highlight_start``/``highlight_end`` are offsets *within*
     ``text`` of the sentence that answers best.

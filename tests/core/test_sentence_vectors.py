@@ -68,7 +68,7 @@ def test_ingest_keeps_every_sentence_and_pools_chunk_vectors(
     library = Library.open(settings, embedder=embedder)
     library.add_article(sample_article(sample_text), origin="sample")
     chunks = [c for page in library.store.iter_chunks() for c in page]
-    assert len(chunks) > 3
+    assert len(chunks) >= 3
     stored = library.store.chunk_vectors(chunks)
     for chunk in chunks:
         sentences = [chunk.text[a:b] for a, b in passage_sentences(chunk.text)]

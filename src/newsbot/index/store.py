@@ -53,6 +53,9 @@ _NO_WRITE = (
     "read-only",
     "permission denied",
     "disk i/o error",
+    # Embedded Chroma reports a write its segment files refused (disk full, file size
+    # limit) as a failed compaction, without the cause.
+    "error in compaction",
 )
 _RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
 
