@@ -20,7 +20,6 @@ LEXICAL_WEIGHT = 1.0
 # questions, answer recall@3 on quotes rose from 0.39 (the best sentence alone) to 0.49 at
 # 420 characters and 0.61 at 800 (README, "Quality").
 SENTENCE_CHARS = 140
-MAX_QUOTE_CHARS = 800
 SHORT_SENTENCE_CHARS = 80
 MIN_ANSWER_WORDS = 6
 
@@ -60,7 +59,7 @@ def select_quotes(
     chunks: Sequence[Chunk],
     embed: Embed,
     *,
-    max_chars: int = MAX_QUOTE_CHARS,
+    max_chars: int,
 ) -> list[Quote]:
     """Pick a quote from each chunk; one batched embedding call for all their sentences."""
     terms = set(query_terms(question))

@@ -48,10 +48,9 @@ from newsbot.models import (
     IngestStatus,
     LibraryStats,
     Passage,
-    Quote,
     ReindexReport,
 )
-from newsbot.search import Candidate, diversify, fuse
+from newsbot.search import diversify, fuse, rerank_by_quote
 from newsbot.text import passage_sentences
 
 log = logging.getLogger(__name__)
@@ -608,7 +607,7 @@ class Library:
         )
         quoted = list(zip(candidates, quotes, strict=True))
         if search.rerank:
-            quoted = _rerank(quoted, rrf_k=search.rrf_k)
+            quoted = rerank_by_quote(quoted, rrf_k=search.rrf_k)
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
@@ -674,14 +673,6 @@ class Library:
             live = [c for c in page if c.article_id in article_ids]
             self.lexical.replace_articles([], live)
         self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
-
-
-def _rerank(quoted: list[tuple[Candidate, Quote]], *, rrf_k: int) -> list[tuple[Candidate, Quote]]:
-    """Fuse the retrieval order with the order of the quotes' scores, by reciprocal rank."""
-    by_quote = sorted(range(len(quoted)), key=lambda i: -quoted[i][1].score)
-    quote_rank = {i: rank for rank, i in enumerate(by_quote, 1)}
-    fused = {i: 1 / (rrf_k + i + 1) + 1 / (rrf_k + quote_rank[i]) for i in range(len(quoted))}
-    return [quoted[i] for i in sorted(fused, key=lambda i: -fused[i])]
 
 
 def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:

@@ -281,15 +281,14 @@ def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None
 
 
 def test_rerank_fuses_retrieval_and_quote_order() -> None:
-    from newsbot.library import _rerank
     from newsbot.models import Chunk, Quote
-    from newsbot.search import Candidate
+    from newsbot.search import Candidate, rerank_by_quote
 
     def item(i: int, quote_score: float) -> tuple[Candidate, Quote]:
         return Candidate(Chunk(f"a{i}", 0, 0, 5, "text.")), Quote("text.", 0, 5, 0, 5, quote_score)
 
     quoted = [item(0, 0.0), item(1, 0.25), item(2, 0.9), item(3, 0.3), item(4, 0.1)]
-    order = [c.chunk.article_id for c, _ in _rerank(quoted, rrf_k=1)]
+    order = [c.chunk.article_id for c, _ in rerank_by_quote(quoted, rrf_k=1)]
     # a2: 1/4 + 1/2 beats a0: 1/2 + 1/6 (first retrieved, worst quote), a1: 1/3 + 1/4 and
     # a3: 1/5 + 1/3; a4 is low on both.
     assert order == ["a2", "a0", "a1", "a3", "a4"]
