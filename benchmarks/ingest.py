@@ -56,6 +56,7 @@ def run_newsbot(backend: str, articles: Sequence[Article], workdir: Path) -> Run
         embedder.embed(["warm-up"])
         recorder = _Recorder(embedder.embed)
         embedder.embed = recorder  # type: ignore[method-assign]
+        embedder.embed_spans = _Recorder(embedder.embed_spans, recorder.texts)  # type: ignore[method-assign]
         started = time.perf_counter()
         results = list(library.add_articles(("reuters", a) for a in articles))
         seconds = time.perf_counter() - started
@@ -68,13 +69,13 @@ def run_newsbot(backend: str, articles: Sequence[Article], workdir: Path) -> Run
 class _Recorder:
     """Wraps ``embed`` to keep what a pipeline sent to the model; counted after the clock."""
 
-    def __init__(self, embed: Callable[[Sequence[str]], Any]) -> None:
+    def __init__(self, embed: Callable[..., Any], texts: list[str] | None = None) -> None:
         self._embed = embed
-        self.texts: list[str] = []
+        self.texts: list[str] = [] if texts is None else texts
 
-    def __call__(self, texts: Sequence[str]) -> Any:
+    def __call__(self, texts: Sequence[str], *args: Any) -> Any:
         self.texts.extend(texts)
-        return self._embed(texts)
+        return self._embed(texts, *args)
 
 
 def model_tokens(count: Callable[[Sequence[str]], list[int]], texts: Sequence[str]) -> int:

@@ -355,10 +355,31 @@ class Library:
         if self.settings.chunking.vectors == "text":
             # The title gives every chunk the article's subject, which a chunk from deep
             # inside a story often never names.
-            title_first = self.settings.chunking.embed_title
-            return self.embedder.embed(
-                [f"{title}\n{c.text}" if title_first else c.text for title, c in chunks]
+            prefixes = [
+                f"{title}\n" if self.settings.chunking.embed_title else "" for title, _ in chunks
+            ]
+            spans = [passage_sentences(c.text) for _, c in chunks]
+            vectors, sentence_vectors = self.embedder.embed_spans(
+                [p + c.text for p, (_, c) in zip(prefixes, chunks, strict=True)],
+                [
+                    [(a + len(p), b + len(p)) for a, b in s]
+                    for p, s in zip(prefixes, spans, strict=True)
+                ],
             )
+            # The chunk's sentences, read in it by the same forward pass, are what quoting
+            # scores against the question: keeping them now means no question waits for the
+            # model to embed its passages' sentences (README, "Question latency").
+            texts, rows = [], []
+            for (_, chunk), chunk_spans, pooled in zip(
+                chunks, spans, sentence_vectors, strict=True
+            ):
+                for (a, b), vector in zip(chunk_spans, pooled, strict=True):
+                    if vector.any():  # a sentence past the model's length limit has none
+                        texts.append(chunk.text[a:b])
+                        rows.append(vector)
+            if rows:
+                self.sentences.put(texts, np.stack(rows))
+            return vectors
         # Each sentence embedded once, though overlapping chunks share some: ~25% fewer
         # tokens than embedding the chunks, and the vectors are kept, so quoting needs no
         # model call. The price is recall: the mean of a chunk's sentence vectors retrieves

@@ -10,7 +10,7 @@ import pytest
 
 from newsbot.config import EmbeddingSettings, Settings
 from newsbot.errors import ModelMismatchError
-from newsbot.index.embedder import Embedder, resolve_model_path
+from newsbot.index.embedder import Embedder, pools_token_means, resolve_model_path
 from newsbot.library import Library
 from tests.chroma_server import free_port
 
@@ -114,6 +114,60 @@ def test_onnx_export_fuses_attention(onnx_cache: Path, backend: str) -> None:
     ops = {node.op_type for node in onnx.load(str(graph)).graph.node}
     # onnxruntime's fused kernels, ~21 % faster than the plain export (onnx_model._fuse).
     assert "SkipLayerNormalization" in ops and ops & {"Attention", "QAttention"}
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for sentence in NEWS:
+        start = text.index(sentence, start)
+        spans.append((start, start + len(sentence)))
+    return spans
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_spans_are_pooled_from_the_same_forward_pass(
+    embedder: Embedder, onnx_cache: Path, backend: str
+) -> None:
+    model = (
+        embedder
+        if backend == "torch"
+        else Embedder(EmbeddingSettings(backend=backend, cache_dir=onnx_cache))  # type: ignore[arg-type]
+    )
+    text = "World news\n" + " ".join(NEWS)
+    spans = _sentence_spans(text)
+    # A span cut off by the model's 256-token limit, and a text without spans.
+    long_text = "word " * 400 + "The end of a very long page."
+    tail = (len(long_text) - 28, len(long_text))
+    vectors, pooled = model.embed_spans([text, long_text, "no spans"], [spans, [(0, 4), tail], []])
+
+    np.testing.assert_allclose(vectors, model.embed([text, long_text, "no spans"]), atol=1e-3)
+    assert [p.shape for p in pooled] == [(3, 384), (2, 384), (0, 384)]
+    assert np.allclose(np.linalg.norm(pooled[0], axis=1), 1.0, atol=1e-5)
+    # Each sentence read in its passage is still nearest to that sentence read alone.
+    alone = model.embed(NEWS)
+    assert list(np.argmax(pooled[0] @ alone.T, axis=1)) == [0, 1, 2]
+    assert float(pooled[0][2] @ model.embed(["oil prices"])[0]) > float(
+        pooled[0][0] @ model.embed(["oil prices"])[0]
+    )
+    assert pooled[1][0].any() and not pooled[1][1].any()  # past the limit: a zero row
+    with pytest.raises(ValueError, match="one list of spans per text"):
+        model.embed_spans([text], [])
+
+
+def test_spans_are_not_pooled_from_a_projected_model(tmp_path: Path) -> None:
+    """Token vectors of a model with a projection after its pooling live in another space."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    base = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2")[0], device="cpu")
+    projection = models.Dense(384, 64, bias=False, activation_function=torch.nn.Identity())
+    path = tmp_path / "projected"
+    SentenceTransformer(modules=[*base, projection], device="cpu").save(str(path))
+    assert pools_token_means(base) and not pools_token_means(SentenceTransformer(str(path)))
+
+    model = Embedder(EmbeddingSettings(model=str(path)))
+    vectors, pooled = model.embed_spans(["Oil prices rose."], [[(0, 16)]])
+    assert vectors.shape == (1, 64) and pooled[0].shape == (1, 64) and not pooled[0].any()
 
 
 def test_int8_vectors_count_as_another_model(settings: Settings, embedder: Embedder) -> None:

@@ -81,6 +81,36 @@ def test_ingest_keeps_every_sentence_and_pools_chunk_vectors(
     library.close()
 
 
+def test_ingest_keeps_the_sentences_read_in_their_chunks(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """With chunk vectors (the default), a question's quotes need no model call either."""
+    assert settings.chunking.vectors == "text"
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_article(sample_article(sample_text), origin="sample")
+        chunks = [c for page in library.store.iter_chunks() for c in page]
+        first = min(chunks, key=lambda c: c.index)
+        sentences = [first.text[a:b] for a, b in passage_sentences(first.text)]
+        # The first chunk (title + text) fits the model's limit, so all its sentences are kept.
+        kept = library.sentences.embed(sentences, refuse)
+        assert np.allclose(np.linalg.norm(kept, axis=1), 1.0, atol=2e-3)
+
+        asked: list[str] = []
+
+        def counting(texts: Sequence[str]) -> np.ndarray:
+            asked.extend(texts)
+            return embedder.embed(texts)
+
+        library.sentences.embed = (  # type: ignore[method-assign]
+            lambda texts, embed, inner=library.sentences.embed: inner(texts, counting)
+        )
+        answer = library.ask("Who took control of the Panjshir valley?")
+    assert answer.answered and "Taliban" in answer.passages[0].quote.text
+    # Every quoted sentence came from ingest (a sentence past a chunk's 256-token limit, which
+    # its title can push out, would still be embedded on first use; this article has none).
+    assert asked == []
+
+
 @pytest.mark.parametrize("vectors", ["sentences", "text"])
 def test_both_chunk_vector_kinds_answer(
     tmp_path: Path, embedder: Embedder, sample_text: str, vectors: str

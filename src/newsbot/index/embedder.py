@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -80,6 +80,28 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._encoder.encode(list(texts)), dtype=np.float32)
 
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embed texts and, from the same forward pass, character spans of each (sentences).
+
+        A span's vector is the mean of the model's output vectors of the tokens inside it, unit
+        length: a sentence read in its passage. It costs no extra model call, and picks quotes
+        as well as embedding each sentence on its own (README, "Quality"). A span the model
+        never saw (past its length limit) gets a zero row, and so does every span when the
+        model's text vector is not the mean of its token vectors (another pooling, or a
+        projection after it): such a span's vector would live in another space.
+
+        Returns the texts' vectors, shape (n, dimension), and per text an array of its spans'
+        vectors, shape (len(spans[i]), dimension).
+        """
+        if len(texts) != len(spans):
+            raise ValueError("one list of spans per text")
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        vectors, pooled = self._encoder.encode_spans(list(texts), [list(s) for s in spans])
+        return np.asarray(vectors, dtype=np.float32), pooled
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens per text, without the special tokens, in one batched call."""
         if not texts:
@@ -87,12 +109,51 @@ class Embedder:
         return self._encoder.count_tokens(list(texts))
 
 
+Span = tuple[int, int]
+
+
 class _Encoder(Protocol):
     dimension: int
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def pools_token_means(model: Any) -> bool:
+    """Whether a sentence-transformers model's text vector is the mean of its token vectors
+    (up to normalisation), so that the mean over a span's tokens is a vector of that span."""
+    names = [type(module).__name__ for module in model]
+    if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+        return False
+    pooling = model[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers 6
+    if mode is None and hasattr(pooling, "get_pooling_mode_str"):  # 5
+        mode = pooling.get_pooling_mode_str()
+    return bool(mode == "mean")
+
+
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """Unit-length means of the token vectors inside each character span (zero when none).
+
+    ``tokens`` (n, dimension) and ``offsets`` (n, 2) are one text's model outputs and the
+    tokens' character offsets; special and padding tokens have empty offsets and never count.
+    """
+    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    if not len(spans):
+        return out
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    for row, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b)
+        if inside.any():
+            mean = tokens[inside].mean(axis=0)
+            out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
 
 
 def _quiet_transformers() -> None:
@@ -115,6 +176,7 @@ class _TorchEncoder:
         self._batch_size = settings.batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self._tokenizer = self._model.tokenizer
+        self._token_means = pools_token_means(self._model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(
@@ -124,6 +186,40 @@ class _TorchEncoder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not self._token_means:
+            return self.encode(texts), [
+                np.zeros((len(s), self.dimension), np.float32) for s in spans
+            ]
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        # One model batch at a time: every token's vector of a large ingest batch at once
+        # would be hundreds of megabytes.
+        for start in range(0, len(texts), self._batch_size):
+            part = list(texts[start : start + self._batch_size])
+            outputs: list[dict[str, Any]] = self._model.encode(  # type: ignore[assignment]
+                part,
+                batch_size=self._batch_size,
+                output_value=None,
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
+            offsets = self._tokenizer(
+                part,
+                truncation=True,
+                max_length=self._model.max_seq_length,
+                return_offsets_mapping=True,
+                return_attention_mask=False,
+            )["offset_mapping"]
+            for i, (output, offset) in enumerate(zip(outputs, offsets, strict=True)):
+                vector = output["sentence_embedding"].float().numpy()
+                vectors[start + i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                tokens = output["token_embeddings"][: len(offset)].float().numpy()
+                pooled.append(pool_spans(tokens, np.asarray(offset), spans[start + i]))
+        return vectors, pooled
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self._tokenizer(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from newsbot.errors import ConfigError
+from newsbot.index.embedder import Span, pool_spans, pools_token_means
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _INT8_FILE = "model.int8.onnx"
 _TOKENIZER_FILE = "tokenizer.json"
 _META_FILE = "newsbot-onnx.json"
 # Bump when the export itself changes, so old caches are not reused.
-_EXPORT_VERSION = 2
+_EXPORT_VERSION = 4
 
 
 def model_fingerprint(name: str, path: str, local: bool) -> str:
@@ -49,7 +50,8 @@ def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> Non
     """Export the sentence-transformers model at ``model_path`` into ``target`` (atomically).
 
     The graph covers the whole sentence-transformers pipeline (transformer and pooling), so
-    any pooling the model declares is reproduced; normalisation is left to the caller.
+    any pooling the model declares is reproduced; normalisation is left to the caller. It also
+    returns the token vectors, from which ``encode_spans`` pools sentences.
     """
     import torch
     from sentence_transformers import SentenceTransformer
@@ -76,8 +78,9 @@ def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> Non
             super().__init__()
             self.model = model
 
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+        def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.model(dict(zip(names, inputs, strict=True)))
+            return out["sentence_embedding"], out["token_embeddings"]
 
     sample = tokenizer(
         ["a short text", "and a second, longer one"], padding=True, return_tensors="pt"
@@ -94,10 +97,11 @@ def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> Non
                 tuple(sample[n] for n in names),
                 str(work / _MODEL_FILE),
                 input_names=names,
-                output_names=["sentence_embedding"],
+                output_names=["sentence_embedding", "token_embeddings"],
                 dynamic_axes={
                     **{n: {0: "batch", 1: "tokens"} for n in names},
                     "sentence_embedding": {0: "batch"},
+                    "token_embeddings": {0: "batch", 1: "tokens"},
                 },
                 opset_version=17,
                 dynamo=False,
@@ -123,6 +127,7 @@ def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> Non
             "inputs": names,
             "max_seq_length": int(model.max_seq_length or 512),
             "dimension": int(model.get_embedding_dimension() or 0),
+            "token_means": pools_token_means(model),
         }
         (work / _META_FILE).write_text(json.dumps(meta), encoding="utf-8")
         try:
@@ -167,6 +172,7 @@ class OnnxEncoder:
         meta: dict[str, Any] = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
         self.dimension = int(meta["dimension"])
         self._inputs: list[str] = list(meta["inputs"])
+        self._token_means = bool(meta.get("token_means"))
         self._batch_size = batch_size
         self._counter = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
         self._counter.no_truncation()
@@ -183,8 +189,25 @@ class OnnxEncoder:
         )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, None)[0]
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not self._token_means:
+            return self.encode(texts), [
+                np.zeros((len(s), self.dimension), np.float32) for s in spans
+            ]
+        return self._run(texts, spans)
+
+    def _run(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]] | None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        # Sorted by length, so a batch pads its texts to similar lengths.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
+        outputs = ["sentence_embedding"] if spans is None else None  # None: every output
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
             encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
@@ -193,10 +216,14 @@ class OnnxEncoder:
                 "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
             }
-            (vectors,) = self._session.run(None, {n: arrays[n] for n in self._inputs})
-            out[batch] = vectors
+            results = self._session.run(outputs, {n: arrays[n] for n in self._inputs})
+            out[batch] = results[0]
+            if spans is not None:
+                for row, (i, encoding) in enumerate(zip(batch, encodings, strict=True)):
+                    offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+                    pooled[i] = pool_spans(results[1][row], offsets, spans[i])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out / np.maximum(norms, 1e-12), pooled
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)

@@ -2,9 +2,11 @@
 
 Quote selection scores every sentence of the passages it shows against the question. Embedding
 those 30-40 sentences was ~90% of the time of a question; read from here it is a few
-milliseconds. The library fills this at ingest (the sentences are embedded there anyway) and on a
-miss (an index built before this existed, or another process ingested the article), so it is
-derived data: deleting the file only makes the next questions slower until it refills.
+milliseconds. The library fills this at ingest, at no extra model cost: with chunk vectors a
+sentence's vector is pooled from its chunk's forward pass, with pooled sentence vectors it is
+embedded there anyway. A miss (an index built before this existed, another process ingested the
+article) embeds the sentence on its own and keeps it. Derived data: deleting the file only makes
+the next questions slower until it refills.
 """
 
 from __future__ import annotations
@@ -70,14 +72,19 @@ class SentenceVectors:
         return hashlib.blake2b(f"{self._model}\0{text}".encode(), digest_size=16).digest()
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep the vectors of ``texts``; a cache that cannot be written (disk full, read-only
+        file) only costs speed, so that is logged, not raised."""
         rows = [
             (self._key(t), np.asarray(v, dtype=np.float16).tobytes())
             for t, v in zip(texts, vectors, strict=True)
         ]
         if not rows:
             return
-        with self._lock, sqlite.transaction(self._db):
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        try:
+            with self._lock, sqlite.transaction(self._db):
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        except sqlite3.Error as error:
+            log.warning("sentence-vector cache not written: %s", error)
 
     def embed(self, texts: Sequence[str], embed: Embed) -> np.ndarray:
         """Vectors for ``texts``: stored ones read back, the others embedded and stored."""
@@ -103,9 +110,7 @@ class SentenceVectors:
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
         if missing:
             vectors = embed(missing)
-            # A cache that cannot be written (disk full, read-only) only costs speed.
-            with contextlib.suppress(sqlite3.Error):
-                self.put(missing, vectors)
+            self.put(missing, vectors)
             for text, vector in zip(missing, vectors, strict=True):
                 # Rounded as stored, so an answer does not depend on whether it was cached.
                 found[self._key(text)] = np.asarray(vector, dtype=np.float16)
