@@ -221,6 +221,14 @@ class SearchSettings(_Section):
         description="A quote grows from its best sentence by the better-scoring neighbour "
         "while it stays within this many characters.",
     )
+    lexical_max_df: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="BM25 leaves out question words found in more than this fraction of the "
+        "chunks (unless no word is rarer): they barely move its ranking, and scoring their "
+        "long lists of chunks is most of its time on a large index (1: keep every word).",
+    )
     rerank: int = Field(
         0,
         ge=0,

@@ -599,7 +599,11 @@ class Library:
         limit = top_k or search.top_k
         question_vector = self.embedder.embed([question])[0]
         dense = self.store.query(question_vector, search.candidates)
-        lexical = self.lexical.search(question, search.candidates) if search.hybrid else []
+        lexical = (
+            self.lexical.search(question, search.candidates, max_df=search.lexical_max_df)
+            if search.hybrid
+            else []
+        )
         if not self._relevant_enough(dense, lexical):
             return Answer(question)
         fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]

@@ -37,6 +37,7 @@ _STOPWORD_TEXT = """
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_TOKENIZE = "'porter unicode61 remove_diacritics 2'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,37 @@ class LexicalIndex:
         self._db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5("
             "chunk_id UNINDEXED, article_id UNINDEXED, idx UNINDEXED, start UNINDEXED,"
-            " stop UNINDEXED, text, tokenize='porter unicode61 remove_diacritics 2')"
+            f" stop UNINDEXED, text, tokenize={_TOKENIZE})"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        # Which FTS rows hold an article's chunks: FTS5 cannot index article_id, so deleting
+        # by it read every row (~0.1 s per article at 100k chunks, on every re-add and remove).
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS article_rows (article_id TEXT NOT NULL,"
+            " row INTEGER NOT NULL, PRIMARY KEY (article_id, row)) WITHOUT ROWID"
+        )
+        self._index_article_rows()
+        # Per connection, in memory: the index's term statistics, and a one-row table that
+        # runs a question through the index's own tokenizer (porter stems) to look them up.
+        self._db.execute(
+            "CREATE VIRTUAL TABLE temp.chunk_terms USING fts5vocab(main, 'chunks', 'row')"
+        )
+        self._db.execute(
+            f"CREATE VIRTUAL TABLE temp.question USING fts5(text, tokenize={_TOKENIZE})"
+        )
+        self._db.execute(
+            "CREATE VIRTUAL TABLE temp.question_terms USING fts5vocab(temp, 'question', 'instance')"
+        )
+
+    def _index_article_rows(self) -> None:
+        """Fill ``article_rows`` for an index written before it existed (once)."""
+        has_rows = self._db.execute("SELECT EXISTS (SELECT 1 FROM article_rows)").fetchone()[0]
+        if has_rows or not self._db.execute("SELECT EXISTS (SELECT 1 FROM chunks)").fetchone()[0]:
+            return
+        with sqlite.transaction(self._db):
+            self._db.execute(
+                "INSERT OR IGNORE INTO article_rows SELECT article_id, rowid FROM chunks"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -95,11 +124,20 @@ class LexicalIndex:
     @_sqlite_errors
     def replace_articles(self, article_ids: Iterable[str], chunks: Iterable[Chunk]) -> None:
         """Atomically drop the chunks of ``article_ids`` and insert ``chunks``."""
-        ids = list(article_ids)
+        ids = [(i,) for i in article_ids]
         rows = [(c.chunk_id, c.article_id, c.index, c.start, c.end, c.text) for c in chunks]
         with self._lock, sqlite.transaction(self._db):
-            self._db.executemany("DELETE FROM chunks WHERE article_id = ?", [(i,) for i in ids])
-            self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "DELETE FROM chunks WHERE rowid IN"
+                " (SELECT row FROM article_rows WHERE article_id = ?)",
+                ids,
+            )
+            self._db.executemany("DELETE FROM article_rows WHERE article_id = ?", ids)
+            placed = []
+            for row in rows:
+                cursor = self._db.execute("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", row)
+                placed.append((row[1], cursor.lastrowid))
+            self._db.executemany("INSERT INTO article_rows VALUES (?, ?)", placed)
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         self.replace_articles(article_ids, [])
@@ -108,18 +146,24 @@ class LexicalIndex:
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM chunks")
+            self._db.execute("DELETE FROM article_rows")
             self._db.execute("DELETE FROM meta")
 
     # -- reads -------------------------------------------------------------------------------
 
     @_sqlite_errors
-    def search(self, question: str, limit: int) -> list[LexicalHit]:
-        """The ``limit`` best chunks for the question's content words (any of them), by BM25."""
+    def search(self, question: str, limit: int, *, max_df: float = 1.0) -> list[LexicalHit]:
+        """The ``limit`` best chunks for the question's content words (any of them), by BM25.
+
+        Words in more than ``max_df`` of the chunks are left out while a rarer one is left.
+        """
         terms = query_terms(question)
         if not terms:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
         with self._lock:
+            if max_df < 1.0:
+                terms = self._rare_terms(terms, max_df)
+            match = " OR ".join(f'"{term}"' for term in terms)
             rows = self._db.execute(
                 "SELECT chunk_id, article_id, idx, start, stop, text, bm25(chunks) AS rank "
                 "FROM chunks WHERE chunks MATCH ? ORDER BY rank LIMIT ?",
@@ -132,6 +176,40 @@ class LexicalIndex:
             )
             for _chunk_id, aid, idx, a, b, text, rank in rows
         ]
+
+    def _rare_terms(self, terms: list[str], max_df: float) -> list[str]:
+        """``terms`` without those in more than ``max_df`` of the chunks (the rarest if all are)."""
+        # Stems are what the index counts: tokenise the terms as the index does, in order.
+        self._db.execute("INSERT INTO temp.question(rowid, text) VALUES (1, ?)", (" ".join(terms),))
+        try:
+            stems = self._db.execute("SELECT term, offset FROM temp.question_terms").fetchall()
+        finally:
+            self._db.execute("DELETE FROM temp.question")
+        frequency = [0] * len(terms)
+        for stem, position in stems:
+            row = self._db.execute(
+                "SELECT doc FROM temp.chunk_terms WHERE term = ?", (stem,)
+            ).fetchone()
+            if 0 <= position < len(terms) and row is not None:
+                frequency[position] = max(frequency[position], int(row[0]))
+        limit = max_df * self._row_count()
+        kept = [t for t, n in zip(terms, frequency, strict=True) if n <= limit]
+        return kept or [min(zip(frequency, terms, strict=True))[1]]
+
+    def _row_count(self) -> int:
+        """Chunks in the index, read from the FTS5 "averages" record that BM25 itself uses:
+        its first varint is the row count. O(1), where count(*) reads every row."""
+        row = self._db.execute("SELECT block FROM chunks_data WHERE id = 1").fetchone()
+        if row is None or not row[0]:
+            return 0
+        value = 0
+        for i, byte in enumerate(bytes(row[0])[:9]):  # an SQLite varint, big-endian
+            if i == 8:
+                return (value << 8) | byte
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                return value
+        return value
 
     @_sqlite_errors
     def count(self) -> int:
