@@ -182,9 +182,9 @@ class ChunkSettings(_Section):
     )
     vectors: Literal["text", "sentences"] = Field(
         "text",
-        description="A chunk's vector: 'text' (the chunk embedded whole) or 'sentences' (the "
-        "mean of its sentences' vectors; each sentence is embedded once at ingest and kept, so "
-        "quoting needs no model call: ~10x faster questions, faster ingest, lower recall).",
+        description="A chunk's vector: 'text' (the chunk embedded whole; its sentences' vectors "
+        "for quoting come from the same forward pass) or 'sentences' (the mean of its sentences' "
+        "vectors, each sentence embedded once at ingest: faster ingest, lower recall).",
     )
     embed_title: bool = Field(
         True,
