@@ -99,6 +99,9 @@ class Embedder:
             raise ValueError("one list of spans per text")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
+        if not self._encoder.token_means:
+            none = [np.zeros((len(s), self.dimension), np.float32) for s in spans]
+            return self.embed(texts), none
         vectors, pooled = self._encoder.encode_spans(list(texts), [list(s) for s in spans])
         return np.asarray(vectors, dtype=np.float32), pooled
 
@@ -114,6 +117,7 @@ Span = tuple[int, int]
 
 class _Encoder(Protocol):
     dimension: int
+    token_means: bool  # whether encode_spans can pool spans (see pools_token_means)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -176,7 +180,7 @@ class _TorchEncoder:
         self._batch_size = settings.batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self._tokenizer = self._model.tokenizer
-        self._token_means = pools_token_means(self._model)
+        self.token_means = pools_token_means(self._model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(
@@ -190,10 +194,6 @@ class _TorchEncoder:
     def encode_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not self._token_means:
-            return self.encode(texts), [
-                np.zeros((len(s), self.dimension), np.float32) for s in spans
-            ]
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         pooled: list[np.ndarray] = []
         # One model batch at a time: every token's vector of a large ingest batch at once

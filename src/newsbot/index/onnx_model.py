@@ -172,7 +172,7 @@ class OnnxEncoder:
         meta: dict[str, Any] = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
         self.dimension = int(meta["dimension"])
         self._inputs: list[str] = list(meta["inputs"])
-        self._token_means = bool(meta.get("token_means"))
+        self.token_means = bool(meta.get("token_means"))
         self._batch_size = batch_size
         self._counter = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
         self._counter.no_truncation()
@@ -194,10 +194,6 @@ class OnnxEncoder:
     def encode_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not self._token_means:
-            return self.encode(texts), [
-                np.zeros((len(s), self.dimension), np.float32) for s in spans
-            ]
         return self._run(texts, spans)
 
     def _run(
