@@ -195,11 +195,13 @@ class _TorchEncoder:
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        pooled: list[np.ndarray] = []
-        # One model batch at a time: every token's vector of a large ingest batch at once
-        # would be hundreds of megabytes.
-        for start in range(0, len(texts), self._batch_size):
-            part = list(texts[start : start + self._batch_size])
+        pooled = [np.zeros((0, self.dimension), np.float32)] * len(texts)
+        # One model batch at a time (every token's vector of a large ingest batch at once
+        # would be hundreds of megabytes), longest texts first so batches pad little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            part = [texts[i] for i in batch]
             outputs: list[dict[str, Any]] = self._model.encode(  # type: ignore[assignment]
                 part,
                 batch_size=self._batch_size,
@@ -214,11 +216,11 @@ class _TorchEncoder:
                 return_offsets_mapping=True,
                 return_attention_mask=False,
             )["offset_mapping"]
-            for i, (output, offset) in enumerate(zip(outputs, offsets, strict=True)):
+            for i, output, offset in zip(batch, outputs, offsets, strict=True):
                 vector = output["sentence_embedding"].float().numpy()
-                vectors[start + i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
                 tokens = output["token_embeddings"][: len(offset)].float().numpy()
-                pooled.append(pool_spans(tokens, np.asarray(offset), spans[start + i]))
+                pooled[i] = pool_spans(tokens, np.asarray(offset), spans[i])
         return vectors, pooled
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
