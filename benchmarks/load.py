@@ -22,8 +22,7 @@ the next; a question's latency runs from the moment the stand-in makes it availa
 ``getUpdates`` to the moment the bot's reply reaches the stand-in. The questions are the
 development questions answered by those articles, asked in turn. After one untimed warm-up
 question, the scenarios, in order: (0) 1 user asking every question once (each is new to the
-bot: quoting embeds the sentences of the passages shown and the library keeps their vectors,
-so this row is the cold cost, and the rows after it all run on that warm cache), (a) 1 user
+bot, so this row is the cold cost; the rows after it ask questions asked before), (a) 1 user
 asking ``--questions`` questions, (b) ``--users`` users asking ``--questions`` each at the same
 time, (c) ``--users`` users asking for as long as the admin's ``/add`` of
 ``--ingest-articles`` more articles runs (they start when the ``/add`` messages are queued and
@@ -615,9 +614,8 @@ async def run_scenarios(args: argparse.Namespace, workdir: Path) -> int:
             if warm_up[0].latency is None:
                 failures.append("no reply to the warm-up question")
             scenarios = [
-                # Quoting embeds the sentences of the passages shown, once: the library keeps
-                # their vectors. Every question is asked once here, so (a)-(c) all run on that
-                # warm cache, and this row shows what a question new to the bot costs.
+                # Every question is asked once here, so this row shows what a question new to
+                # the bot costs, and (a)-(c) ask questions asked before.
                 await run_scenario(
                     "(0) 1 user, each question asked for the first time",
                     server,

@@ -24,18 +24,27 @@ def news(n: int) -> list[Chunk]:
 
 def test_words_most_chunks_share_are_left_out(tmp_path: Path) -> None:
     index = LexicalIndex(tmp_path / "lexical.sqlite3")
-    index.replace_articles([], news(40))
-    assert index._row_count() == index.count() == 40
-    # "markets" is in every chunk: with it, BM25 lists all 40; without it, the one that
+    index.replace_articles([], news(2500))
+    assert index._row_count() == index.count() == 2500
+    # "markets" is in every chunk: with it, BM25 lists them all; without it, the one that
     # names the valley (the stemmed form "market" is what the index counts).
-    assert len(index.search("markets Panjshir", 100)) == 40
-    rare = index.search("markets Panjshir", 100, max_df=0.1)
+    assert len(index.search("markets Panjshir", 3000)) == 2500
+    rare = index.search("markets Panjshir", 3000, max_df=0.1)
     assert [h.chunk.article_id for h in rare] == ["a7"]
     assert index.search("markets Panjshir", 1)[0].chunk.article_id == "a7"  # same best hit
-    # When every word is common, the rarest ("traders": 39 chunks) is still searched.
-    common = index.search("markets traders", 100, max_df=0.1)
-    assert len(common) == 39 and "a7" not in {h.chunk.article_id for h in common}
-    assert len(index.search("markets traders Taliban", 100, max_df=0.1)) == 1
+    # When every word is common, the rarest ("traders": 2,499 chunks) is still searched.
+    common = index.search("markets traders", 3000, max_df=0.1)
+    assert len(common) == 2499 and "a7" not in {h.chunk.article_id for h in common}
+    # Words the index does not hold are no reason to drop the ones it does.
+    assert len(index.search("markets zanzibar", 3000, max_df=0.1)) == 2500
+    assert index.search("zanzibar quokka", 10, max_df=0.1) == []
+
+
+def test_a_small_library_keeps_every_word(tmp_path: Path) -> None:
+    """Under PRUNE_FLOOR chunks nothing is left out: 10 % of 40 chunks is a handful."""
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index.replace_articles([], news(40))
+    assert len(index.search("markets Panjshir", 100, max_df=0.1)) == 40
 
 
 def test_an_articles_rows_are_replaced_and_removed_by_index(tmp_path: Path) -> None:

@@ -38,6 +38,9 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _TOKENIZE = "'porter unicode61 remove_diacritics 2'"
+# Words in fewer chunks than this are always searched, however small the index: their lists
+# are cheap to score, and in a small library "10 % of the chunks" is a handful.
+PRUNE_FLOOR = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ class LexicalIndex:
         with self._lock:
             if max_df < 1.0:
                 terms = self._rare_terms(terms, max_df)
+                if not terms:
+                    return []
             match = " OR ".join(f'"{term}"' for term in terms)
             rows = self._db.execute(
                 "SELECT chunk_id, article_id, idx, start, stop, text, bm25(chunks) AS rank "
@@ -178,7 +183,8 @@ class LexicalIndex:
         ]
 
     def _rare_terms(self, terms: list[str], max_df: float) -> list[str]:
-        """``terms`` without those in more than ``max_df`` of the chunks (the rarest if all are)."""
+        """``terms`` without those in more than ``max_df`` of the chunks (and more than
+        PRUNE_FLOOR), or the rarest one if all are; none when no term is in the index."""
         # Stems are what the index counts: tokenise the terms as the index does, in order.
         self._db.execute("INSERT INTO temp.question(rowid, text) VALUES (1, ?)", (" ".join(terms),))
         try:
@@ -192,9 +198,11 @@ class LexicalIndex:
             ).fetchone()
             if 0 <= position < len(terms) and row is not None:
                 frequency[position] = max(frequency[position], int(row[0]))
-        limit = max_df * self._row_count()
-        kept = [t for t, n in zip(terms, frequency, strict=True) if n <= limit]
-        return kept or [min(zip(frequency, terms, strict=True))[1]]
+        present = [(n, t) for t, n in zip(terms, frequency, strict=True) if n > 0]
+        limit = max(max_df * self._row_count(), PRUNE_FLOOR)
+        if not present:
+            return []
+        return [t for n, t in present if n <= limit] or [min(present)[1]]
 
     def _row_count(self) -> int:
         """Chunks in the index, read from the FTS5 "averages" record that BM25 itself uses:
