@@ -229,6 +229,12 @@ class SearchSettings(_Section):
         "chunks (unless no word is rarer): they barely move its ranking, and scoring their "
         "long lists of chunks is most of its time on a large index (1: keep every word).",
     )
+    lexical_max_terms: int = Field(
+        4,
+        ge=0,
+        description="BM25 searches at most this many of the question's words, the rarest "
+        "(0: all): common words cost the most time and add the least (README, 'Quality').",
+    )
     rerank: int = Field(
         0,
         ge=0,

@@ -600,7 +600,12 @@ class Library:
         question_vector = self.embedder.embed([question])[0]
         dense = self.store.query(question_vector, search.candidates)
         lexical = (
-            self.lexical.search(question, search.candidates, max_df=search.lexical_max_df)
+            self.lexical.search(
+                question,
+                search.candidates,
+                max_df=search.lexical_max_df,
+                max_terms=search.lexical_max_terms,
+            )
             if search.hybrid
             else []
         )

@@ -40,6 +40,20 @@ def test_words_most_chunks_share_are_left_out(tmp_path: Path) -> None:
     assert index.search("zanzibar quokka", 10, max_df=0.1) == []
 
 
+def test_only_the_rarest_words_are_searched(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    chunks = [chunk(f"a{i}", 0, f"Oil prices rose on day {i}.") for i in range(30)]
+    chunks[3] = chunk("a3", 0, "Oil prices rose as Panjshir fell.")
+    chunks[4] = chunk("a4", 0, "Gold and oil prices rose.")
+    index.replace_articles([], chunks)
+    # Every word alone: "oil prices rose" match all 30 chunks.
+    assert len(index.search("oil prices rose Panjshir gold", 100)) == 30
+    # The two rarest (Panjshir: 1 chunk, gold: 1) leave out the words every chunk has.
+    rarest = index.search("oil prices rose Panjshir gold", 100, max_terms=2)
+    assert sorted(h.chunk.article_id for h in rarest) == ["a3", "a4"]
+    assert len(index.search("oil prices rose Panjshir gold", 100, max_terms=3)) == 30
+
+
 def test_a_small_library_keeps_every_word(tmp_path: Path) -> None:
     """Under PRUNE_FLOOR chunks nothing is left out: 10 % of 40 chunks is a handful."""
     index = LexicalIndex(tmp_path / "lexical.sqlite3")

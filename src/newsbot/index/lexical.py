@@ -155,17 +155,20 @@ class LexicalIndex:
     # -- reads -------------------------------------------------------------------------------
 
     @_sqlite_errors
-    def search(self, question: str, limit: int, *, max_df: float = 1.0) -> list[LexicalHit]:
+    def search(
+        self, question: str, limit: int, *, max_df: float = 1.0, max_terms: int = 0
+    ) -> list[LexicalHit]:
         """The ``limit`` best chunks for the question's content words (any of them), by BM25.
 
-        Words in more than ``max_df`` of the chunks are left out while a rarer one is left.
+        Words in more than ``max_df`` of the chunks are left out while a rarer one is left,
+        and only the ``max_terms`` rarest are searched (0: all).
         """
         terms = query_terms(question)
         if not terms:
             return []
         with self._lock:
-            if max_df < 1.0:
-                terms = self._rare_terms(terms, max_df)
+            if max_df < 1.0 or max_terms:
+                terms = self._rare_terms(terms, max_df, max_terms)
                 if not terms:
                     return []
             match = " OR ".join(f'"{term}"' for term in terms)
@@ -182,9 +185,9 @@ class LexicalIndex:
             for _chunk_id, aid, idx, a, b, text, rank in rows
         ]
 
-    def _rare_terms(self, terms: list[str], max_df: float) -> list[str]:
-        """``terms`` without those in more than ``max_df`` of the chunks (and more than
-        PRUNE_FLOOR), or the rarest one if all are; none when no term is in the index."""
+    def _rare_terms(self, terms: list[str], max_df: float, max_terms: int) -> list[str]:
+        """The ``max_terms`` rarest of ``terms`` (0: all) in at most ``max_df`` of the chunks
+        (or PRUNE_FLOOR), or the rarest one if none is; none when no term is in the index."""
         # Stems are what the index counts: tokenise the terms as the index does, in order.
         self._db.execute("INSERT INTO temp.question(rowid, text) VALUES (1, ?)", (" ".join(terms),))
         try:
@@ -198,11 +201,12 @@ class LexicalIndex:
             ).fetchone()
             if 0 <= position < len(terms) and row is not None:
                 frequency[position] = max(frequency[position], int(row[0]))
-        present = [(n, t) for t, n in zip(terms, frequency, strict=True) if n > 0]
-        limit = max(max_df * self._row_count(), PRUNE_FLOOR)
+        present = sorted((n, i) for i, n in enumerate(frequency) if n > 0)
         if not present:
             return []
-        return [t for n, t in present if n <= limit] or [min(present)[1]]
+        limit = max(max_df * self._row_count(), PRUNE_FLOOR)
+        kept = [(n, i) for n, i in present if n <= limit] or present[:1]
+        return [terms[i] for _, i in kept[: max_terms or None]]
 
     def _row_count(self) -> int:
         """Chunks in the index, read from the FTS5 "averages" record that BM25 itself uses:
