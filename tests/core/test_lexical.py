@@ -19,6 +19,7 @@ def news(n: int) -> list[Chunk]:
         chunk(f"a{i}", 0, f"Markets were calm on day {i} as traders waited.") for i in range(n)
     ]
     chunks[7] = chunk("a7", 0, "Markets fell as the Taliban took the Panjshir valley.")
+    chunks[9] = chunk("a9", 0, "Markets fell on covid 19 fears as traders waited.")
     return chunks
 
 
@@ -35,6 +36,10 @@ def test_words_most_chunks_share_are_left_out(tmp_path: Path) -> None:
     # When every word is common, the rarest ("traders": 2,499 chunks) is still searched.
     common = index.search("markets traders", 3000, max_df=0.1)
     assert len(common) == 2499 and "a7" not in {h.chunk.article_id for h in common}
+    # A word of two tokens to the index ("covid_19": a phrase) counts as rare as its rarest.
+    assert [h.chunk.article_id for h in index.search("markets covid_19", 3000, max_df=0.1)] == [
+        "a9"
+    ]
     # Words the index does not hold are no reason to drop the ones it does.
     assert len(index.search("markets zanzibar", 3000, max_df=0.1)) == 2500
     assert index.search("zanzibar quokka", 10, max_df=0.1) == []

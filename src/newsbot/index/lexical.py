@@ -188,19 +188,24 @@ class LexicalIndex:
     def _rare_terms(self, terms: list[str], max_df: float, max_terms: int) -> list[str]:
         """The ``max_terms`` rarest of ``terms`` (0: all) in at most ``max_df`` of the chunks
         (or PRUNE_FLOOR), or the rarest one if none is; none when no term is in the index."""
-        # Stems are what the index counts: tokenise the terms as the index does, in order.
-        self._db.execute("INSERT INTO temp.question(rowid, text) VALUES (1, ?)", (" ".join(terms),))
+        # Stems are what the index counts: each term goes through the index's own tokenizer
+        # as row i of a scratch table (a term of several tokens, "covid_19", is a phrase:
+        # in no more chunks than its rarest token).
+        self._db.executemany(
+            "INSERT INTO temp.question(rowid, text) VALUES (?, ?)", enumerate(terms)
+        )
         try:
-            stems = self._db.execute("SELECT term, offset FROM temp.question_terms").fetchall()
+            stems = self._db.execute("SELECT term, doc FROM temp.question_terms").fetchall()
         finally:
             self._db.execute("DELETE FROM temp.question")
-        frequency = [0] * len(terms)
-        for stem, position in stems:
+        counts: dict[int, int] = {}
+        for stem, i in stems:
             row = self._db.execute(
                 "SELECT doc FROM temp.chunk_terms WHERE term = ?", (stem,)
             ).fetchone()
-            if 0 <= position < len(terms) and row is not None:
-                frequency[position] = max(frequency[position], int(row[0]))
+            n = int(row[0]) if row is not None else 0
+            counts[i] = min(counts.get(i, n), n)
+        frequency = [counts.get(i, 0) for i in range(len(terms))]
         present = sorted((n, i) for i, n in enumerate(frequency) if n > 0)
         if not present:
             return []
