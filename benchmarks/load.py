@@ -682,9 +682,8 @@ async def run_scenarios(args: argparse.Namespace, workdir: Path) -> int:
         "limit off (telegram.questions_per_minute = 0): latency, not throttling. "
         f"Questions: RealTimeQA development questions answered by the indexed articles "
         f"({len(corpus.questions)} distinct, asked in turn); one untimed warm-up question "
-        "first. Row (0) asks each question once, for the first time; quoting embeds the "
-        "sentences of the passages shown and the library keeps their vectors, so (a)-(c) "
-        "run on that warm cache (each of their questions was asked before)."
+        "first. Row (0) asks each question once, for the first time; (a)-(c) ask questions "
+        "asked before."
     )
     print()
     print("| scenario | questions | p50 ms | p95 ms | max ms | errors | answered | questions/s |")
