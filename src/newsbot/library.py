@@ -17,6 +17,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -123,6 +124,10 @@ class Library:
         # Why writes are refused until a restart: the embedded Chroma blocks on every write after
         # one failed (measured with a file size limit), so failing fast beats hanging the bot.
         self._writes_refused: str | None = None
+        # BM25 needs only the question's words, so it runs beside the question's embedding and
+        # dense search (SQLite and onnxruntime release the GIL): a question waits for the
+        # slower of the two, not their sum (README, question latency).
+        self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
 
     @classmethod
     def open(
@@ -169,6 +174,7 @@ class Library:
         return self._embedder
 
     def close(self) -> None:
+        self._lexical_worker.shutdown(wait=True)
         self.sentences.close()
         self.lexical.close()
         self.store.close()
@@ -597,18 +603,20 @@ class Library:
             return Answer(question)
         search = self.settings.search
         limit = top_k or search.top_k
-        question_vector = self.embedder.embed([question])[0]
-        dense = self.store.query(question_vector, search.candidates)
-        lexical = (
-            self.lexical.search(
+        lexical_search = (
+            self._lexical_worker.submit(
+                self.lexical.search,
                 question,
                 search.candidates,
                 max_df=search.lexical_max_df,
                 max_terms=search.lexical_max_terms,
             )
             if search.hybrid
-            else []
+            else None
         )
+        question_vector = self.embedder.embed([question])[0]
+        dense = self.store.query(question_vector, search.candidates)
+        lexical = lexical_search.result() if lexical_search is not None else []
         if not self._relevant_enough(dense, lexical):
             return Answer(question)
         fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]

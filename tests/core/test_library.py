@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from newsbot.config import Settings
@@ -104,6 +108,28 @@ def test_top_answer_for_the_headline_question(stocked: Library) -> None:
     assert top.passage.article.url == SAMPLE_URL
     assert top.passage.article.outlet == "VOA" and top.passage.article.published == "2021-09-06"
     assert "Taliban" in top.quote.highlight
+
+
+def test_bm25_runs_beside_the_question_embedding(
+    stocked: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model waits until BM25 has started: asked one after the other, the two would
+    # never meet and the wait would time out.
+    started = threading.Event()
+    search, embed = stocked.lexical.search, stocked.embedder.embed
+
+    def searching(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        return search(*args, **kwargs)
+
+    def embedding(texts: Sequence[str]) -> np.ndarray:
+        assert started.wait(timeout=10), "BM25 had not started while the question was embedded"
+        return embed(texts)
+
+    monkeypatch.setattr(stocked.lexical, "search", searching)
+    monkeypatch.setattr(stocked.embedder, "embed", embedding)
+    top = stocked.ask("Who took control of the Panjshir valley?").passages[0]
+    assert top.passage.article.url == SAMPLE_URL and "Taliban" in top.quote.highlight
 
 
 def test_nothing_found_for_off_topic_questions(stocked: Library) -> None:
