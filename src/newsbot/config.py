@@ -218,8 +218,8 @@ class SearchSettings(_Section):
         800,
         ge=80,
         le=2000,
-        description="A quote grows from its best sentence by the better-scoring neighbour "
-        "while it stays within this many characters.",
+        description="A quote is the passage's best sentence and its next best ones (joined "
+        "by ' … ' where they are not adjacent) while it stays within this many characters.",
     )
     lexical_max_df: float = Field(
         0.1,

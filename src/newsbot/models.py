@@ -93,12 +93,19 @@ class IngestResult:
         return data
 
 
+# What stands between two excerpts of one quote that are not adjacent in the article.
+QUOTE_GAP = " … "
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """The sentences of a passage that best answer a question.
 
-    Offsets are into the article text. ``highlight_start``/``highlight_end`` are offsets *within*
-    ``text`` of the sentence that answers best.
+    ``text`` is one or more verbatim excerpts of the article joined by QUOTE_GAP; ``parts``
+    holds their article offsets (empty: one excerpt, ``start``-``end``). ``start``/``end`` are
+    the article offsets of the first excerpt's start and the last one's end.
+    ``highlight_start``/``highlight_end`` are offsets *within* ``text`` of the sentence that
+    answers best.
     """
 
     text: str
@@ -107,6 +114,21 @@ class Quote:
     highlight_start: int
     highlight_end: int
     score: float = 0.0  # how well the highlighted sentence matches the question
+    parts: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def excerpts(self) -> tuple[tuple[int, int], ...]:
+        """The article offsets of each verbatim excerpt, in article order."""
+        return self.parts or ((self.start, self.end),)
+
+    def article_offset(self, index: int) -> int:
+        """The article offset of ``text[index]``, an index inside one of the excerpts."""
+        at = 0
+        for start, end in self.excerpts:
+            if index <= at + end - start:
+                return start + index - at
+            at += end - start + len(QUOTE_GAP)
+        raise ValueError(f"{index} is not inside an excerpt of the quote")
 
     @property
     def before(self) -> str:
@@ -139,7 +161,7 @@ class AnsweredPassage:
     quote: Quote
 
     def to_json(self) -> dict[str, Any]:
-        article = self.passage.article
+        article, chunk = self.passage.article, self.passage.chunk
         return {
             "rank": self.rank,
             "article_id": article.article_id,
@@ -148,6 +170,10 @@ class AnsweredPassage:
             "source": article.outlet,
             "published": article.published,
             "quote": self.quote.text,
+            # The verbatim pieces the quote joins, for a consumer that checks or links them.
+            "excerpts": [
+                chunk.text[a - chunk.start : b - chunk.start] for a, b in self.quote.excerpts
+            ],
             "text": self.passage.chunk.text,
             "score": round(self.passage.score, 6),
         }

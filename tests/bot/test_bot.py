@@ -13,6 +13,7 @@ from telegram.warnings import PTBDeprecationWarning
 from newsbot.bot.access import QuestionRateLimiter
 from newsbot.errors import StoreError
 from newsbot.library import Library
+from newsbot.models import QUOTE_GAP
 from tests.bot.conftest import (
     ADMIN,
     BOT_USERNAME,
@@ -151,7 +152,8 @@ async def test_full_passage_view(server: BotApiServer, bot: RunningBot) -> None:
     assert entity_texts(passage, "blockquote")
     quoted = entity_texts(passage, "blockquote")[0]
     excerpt = entity_texts(answer, "blockquote")[0]
-    assert excerpt.strip("…") in quoted  # the whole passage holds the excerpt
+    # The whole passage holds each piece of the excerpt.
+    assert all(piece.strip("…") in quoted for piece in excerpt.split(QUOTE_GAP))
     assert passage["reply_to_message"]["message_id"] == answer["message_id"]
     assert server.rejected == []
 

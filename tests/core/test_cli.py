@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsbot.cli import app
+from newsbot.models import QUOTE_GAP
 from tests.conftest import FIXTURES, SAMPLE
 
 runner = CliRunner()
@@ -100,11 +101,13 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
         "source",
         "published",
         "quote",
+        "excerpts",
         "text",
         "score",
     }
-    assert first["rank"] == 1 and first["quote"] in first["text"]
-    assert first["quote"] in SAMPLE.read_text(encoding="utf-8")
+    assert first["rank"] == 1 and QUOTE_GAP.join(first["excerpts"]) == first["quote"]
+    for excerpt in first["excerpts"]:
+        assert excerpt in first["text"] and excerpt in SAMPLE.read_text(encoding="utf-8")
 
     code, out, _ = invoke("ask", "Who took control of the Panjshir valley?")
     assert code == 0 and "Panjshir" in out and "“" in out

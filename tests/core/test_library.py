@@ -15,7 +15,7 @@ from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, ModelMismatchError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library, normalise_url
-from newsbot.models import Article, IngestStatus
+from newsbot.models import QUOTE_GAP, Article, IngestStatus, Quote
 from tests.conftest import FIXTURES
 
 SAMPLE_URL = "https://www.voanews.com/a/massoud-vows-to-fight-on/6214433.html"
@@ -57,6 +57,21 @@ def stocked(library: Library, sample_text: str) -> Library:
     return library
 
 
+def excerpts(quote: Quote) -> list[str]:
+    return quote.text.split(QUOTE_GAP)
+
+
+def assert_verbatim(quote: Quote, article_text: str) -> None:
+    """The quote is the article's text at its offsets, excerpts joined by QUOTE_GAP, and its
+    highlighted sentence sits where ``article_offset`` says."""
+    assert QUOTE_GAP.join(article_text[a:b] for a, b in quote.excerpts) == quote.text
+    assert (quote.excerpts[0][0], quote.excerpts[-1][1]) == (quote.start, quote.end)
+    at = quote.article_offset(quote.highlight_start)
+    assert quote.highlight.strip() and article_text[at : at + len(quote.highlight)] == (
+        quote.highlight
+    )
+
+
 def test_add_records_registry_entry(library: Library, sample_text: str) -> None:
     result = library.add_article(sample_article(sample_text), origin="sample", added_by="tg:42")
     assert result.status is IngestStatus.ADDED and result.chunks >= 2
@@ -84,14 +99,13 @@ def test_answers_with_exact_quotes_and_sources(stocked: Library, sample_text: st
             quote = passage.quote
             article = passage.passage.article
             if article.title.startswith("Massoud"):
-                # Every quote shown is an exact substring of the article, at its offsets.
-                assert sample_text[quote.start : quote.end] == quote.text
-                assert quote.highlight in quote.text and quote.highlight.strip()
+                # Every quote shown is made of exact substrings of the article, at its offsets.
+                assert_verbatim(quote, sample_text)
                 assert (
                     passage.passage.chunk.text
                     == sample_text[passage.passage.chunk.start : passage.passage.chunk.end]
                 )
-            assert quote.text in passage.passage.chunk.text
+            assert all(excerpt in passage.passage.chunk.text for excerpt in excerpts(quote))
         if any(item["answer"].lower() in p.quote.text.lower() for p in answer.passages):
             hits += 1
     # The sample questions are answerable from the sample. Measured with 256-token chunks:
@@ -275,12 +289,12 @@ def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_
     assert [p.passage.chunk for p in short.passages] == [p.passage.chunk for p in long.passages]
     for before, after in zip(short.passages, long.passages, strict=True):
         quote = after.quote
-        assert quote.text in after.passage.chunk.text
+        assert all(excerpt in after.passage.chunk.text for excerpt in excerpts(quote))
         if after.passage.article.title.startswith("Massoud"):
-            assert sample_text[quote.start : quote.end] == quote.text
-        # A longer allowance only adds context around the same best sentence.
+            assert_verbatim(quote, sample_text)
+        # A longer allowance only adds sentences to the same best one.
         assert quote.highlight == before.quote.highlight
-        assert quote.start <= before.quote.start and before.quote.end <= quote.end
+        assert len(before.quote.text) <= 420 or before.quote.text == before.quote.highlight
         assert len(quote.text) <= 800 or quote.text == quote.highlight
     assert sum(len(p.quote.text) for p in long.passages) > sum(
         len(p.quote.text) for p in short.passages

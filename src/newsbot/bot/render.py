@@ -194,7 +194,7 @@ def passage_view(item: AnsweredPassage) -> str:
     """The whole passage an excerpt comes from, the quote's answering sentence in bold."""
     chunk = item.passage.chunk.text
     highlight = item.quote.highlight
-    at = item.quote.start + item.quote.highlight_start - item.passage.chunk.start
+    at = item.quote.article_offset(item.quote.highlight_start) - item.passage.chunk.start
     if not (at >= 0 and chunk[at : at + len(highlight)] == highlight):
         at = chunk.find(highlight) if highlight else -1
     if at < 0 or not highlight:
