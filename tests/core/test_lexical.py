@@ -106,3 +106,20 @@ def test_removing_looks_the_rows_up(tmp_path: Path) -> None:
     index.remove_articles([f"a{i}" for i in range(100)])
     assert index.count() == 19900 and not index.search("42", 10)
     assert [h.chunk.article_id for h in index.search("142", 10)] == ["a142"]
+
+
+def test_word_counts_follow_every_write(tmp_path: Path) -> None:
+    """Chunk counts per word are remembered between questions, never across a write, whether
+    this index or another process made it."""
+    path = tmp_path / "lexical.sqlite3"
+    index = LexicalIndex(path)
+    index.replace_articles([], news(2500))
+    assert [h.chunk.article_id for h in index.search("traders Panjshir", 10, max_df=0.1)] == ["a7"]
+    # Panjshir becomes common here: left out, the rarer "quokka" is what is searched.
+    valley = [chunk(f"v{i}", 0, f"Panjshir report {i} about a quokka.") for i in range(1200)]
+    index.replace_articles([], valley)
+    hits = index.search("Panjshir quokka", 2000, max_df=0.1)
+    assert len(hits) == 1200 and "a7" not in {h.chunk.article_id for h in hits}
+    # Another process removes them: Panjshir is rare again to this index.
+    LexicalIndex(path).remove_articles([f"v{i}" for i in range(1200)])
+    assert [h.chunk.article_id for h in index.search("Panjshir quokka", 10, max_df=0.1)] == ["a7"]
