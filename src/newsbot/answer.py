@@ -73,7 +73,7 @@ def select_quotes(
     weights = _term_weights(terms, sentences)
 
     quotes: list[Quote] = []
-    highlighted: dict[str, list[tuple[int, int]]] = {}  # per article, absolute offsets
+    shown: dict[str, list[tuple[int, int]]] = {}  # per article, absolute offsets of excerpts
     offset = 0
     for chunk, spans in zip(chunks, spans_per_chunk, strict=True):
         scores = [
@@ -81,10 +81,9 @@ def select_quotes(
             for i, (a, b) in enumerate(spans)
         ]
         offset += len(spans)
-        used = highlighted.setdefault(chunk.article_id, [])
-        quote = _build_quote(chunk, spans, scores, used, max_chars)
-        at = quote.article_offset(quote.highlight_start)
-        used.append((at, at + len(quote.highlight)))
+        quoted = shown.setdefault(chunk.article_id, [])
+        quote = _build_quote(chunk, spans, scores, quoted, max_chars)
+        quoted.extend(quote.excerpts)
         quotes.append(quote)
     return quotes
 
@@ -93,14 +92,15 @@ def _build_quote(
     chunk: Chunk,
     spans: list[tuple[int, int]],
     scores: list[float],
-    used: list[tuple[int, int]],
+    shown: Sequence[tuple[int, int]],
     max_chars: int,
 ) -> Quote:
     # Headlines, bylines and datelines are short and echo the question's topic; they make poor
     # answers, so they are context at most, never the highlighted sentence. Nor is a sentence
-    # already highlighted for another passage of the same article (chunks share sentences).
+    # another passage of the same article already quotes (chunks share sentences) unless
+    # nothing else is left.
     def fresh(a: int, b: int) -> bool:
-        return not any(chunk.start + a < end and start < chunk.start + b for start, end in used)
+        return not any(chunk.start + a < end and start < chunk.start + b for start, end in shown)
 
     short = [len(words(chunk.text[a:b])) < MIN_ANSWER_WORDS for a, b in spans]
     eligible = [i for i, (a, b) in enumerate(spans) if not short[i] and fresh(a, b)] or list(
@@ -115,7 +115,9 @@ def _build_quote(
     for i in sorted(range(len(spans)), key=lambda i: -scores[i]):
         if len(chosen) == max_sentences:
             break
-        if i in chosen or (short[i] and i - 1 not in chosen and i + 1 not in chosen):
+        if i in chosen or not fresh(*spans[i]):
+            continue
+        if short[i] and i - 1 not in chosen and i + 1 not in chosen:
             continue
         if len(_joined(chunk.text, spans, sorted([*chosen, i]))) <= max_chars:
             chosen.append(i)

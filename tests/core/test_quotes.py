@@ -56,13 +56,25 @@ def test_adjacent_sentences_are_one_excerpt() -> None:
     check_verbatim(quote, chunk)
 
 
-def test_a_sentence_already_highlighted_elsewhere_is_not_highlighted_again() -> None:
+def test_a_sentence_another_passage_quotes_is_not_highlighted_again() -> None:
     chunk, spans = passage()
     scores = [0.1, 0.7, 0.1, 0.1, 0.9, 0.1]
     used = [(chunk.start + spans[4][0], chunk.start + spans[4][1])]
     quote = _build_quote(chunk, spans, scores, used, max_chars=150)
     assert quote.highlight == SENTENCES[1]
     check_verbatim(quote, chunk)
+
+
+def test_a_sentence_another_passage_quotes_is_not_repeated() -> None:
+    chunk, spans = passage()
+    scores = [0.1, 0.7, 0.1, 0.1, 0.9, 0.6]
+    shown = [(chunk.start + spans[1][0], chunk.start + spans[1][1])]
+    quote = _build_quote(chunk, spans, scores, shown, max_chars=200)
+    assert SENTENCES[1] not in quote.text
+    assert quote.text == SENTENCES[4] + " " + SENTENCES[5]
+    # When another passage quotes every sentence, the best is still quoted, alone.
+    alone = _build_quote(chunk, spans, scores, [(0, 10**6)], max_chars=200)
+    assert alone.text == SENTENCES[4]
 
 
 def test_a_short_line_joins_only_beside_a_chosen_sentence() -> None:
