@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from newsbot.config import Settings, load_settings
 from newsbot.index.embedder import Embedder
-from newsbot.index.sentence_vectors import SentenceVectors
+from newsbot.index.sentence_vectors import SentenceVectors, pack, unpack
 from newsbot.library import Library
 from newsbot.text import passage_sentences
 from tests.core.test_library import sample_article
@@ -137,6 +138,39 @@ def test_a_damaged_file_is_set_aside_and_rebuilt(tmp_path: Path, embedder: Embed
 def test_a_failed_read_falls_back_to_the_model(tmp_path: Path, embedder: Embedder) -> None:
     cache = SentenceVectors(tmp_path / "s.sqlite3", model="m")
     cache.embed(SENTENCES, embedder.embed)
-    cache._db.execute("DROP TABLE vectors")  # what a damaged page looks like to a reader
+    cache._db.execute("DROP TABLE vectors8")  # what a damaged page looks like to a reader
     vectors = cache.embed(SENTENCES, embedder.embed)
     np.testing.assert_allclose(vectors, embedder.embed(SENTENCES), atol=2e-3)
+
+
+def test_vectors_are_kept_as_int8(tmp_path: Path, embedder: Embedder) -> None:
+    vectors = embedder.embed(SENTENCES * 200)
+    assert all(len(pack(v)) == 4 + vectors.shape[1] for v in vectors)  # float16: 2 bytes each
+    np.testing.assert_allclose(np.stack([unpack(pack(v)) for v in vectors]), vectors, atol=2e-3)
+    # Ranking by the stored vectors is ranking by the model's.
+    question = embedder.embed(["Who took the valley?"])[0]
+    cache = SentenceVectors(tmp_path / "s.sqlite3", model="m")
+    stored = cache.embed(SENTENCES, embedder.embed)
+    assert (
+        np.argsort(stored @ question).tolist()
+        == np.argsort(embedder.embed(SENTENCES) @ question).tolist()
+    )
+
+
+def test_a_file_written_before_int8_is_still_read(tmp_path: Path, embedder: Embedder) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = SentenceVectors(path, model="m")
+    rows = [
+        (old._key(t), v.astype(np.float16).tobytes())
+        for t, v in zip(SENTENCES, embedder.embed(SENTENCES), strict=True)
+    ]
+    old.close()
+    with sqlite3.connect(path) as db:  # the float16 table an older newsbot wrote
+        db.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        db.executemany("INSERT INTO vectors VALUES (?, ?)", rows)
+    cache = SentenceVectors(path, model="m")
+    np.testing.assert_allclose(cache.embed(SENTENCES, refuse), embedder.embed(SENTENCES), atol=2e-3)
+    # A new sentence beside them is embedded once and kept as int8.
+    both = cache.embed([*SENTENCES, "A third sentence."], embedder.embed)
+    assert both.shape == (3, embedder.embed(["x"]).shape[1])
+    assert cache._db.execute("SELECT count(*) FROM vectors8").fetchone()[0] == 1
