@@ -184,7 +184,7 @@ class OnnxEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # the optimiser's notes are not the operator's business
         # Idle threads sleep instead of spinning: a question's BM25 runs beside the model on
-        # the other core (84,601 chunks, 2 cores: p50 34.0 -> 31.1 ms; batch encoding unchanged).
+        # the other core (84,601 chunks, 2 cores: p50 35.2 -> 31.1 ms; batch encoding unchanged).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         graph = directory / (_INT8_FILE if quantized else _MODEL_FILE)
         self._session = ort.InferenceSession(
