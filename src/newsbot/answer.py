@@ -119,40 +119,40 @@ def _build_quote(
             continue
         if short[i] and i - 1 not in chosen and i + 1 not in chosen:
             continue
-        if len(_joined(chunk.text, spans, sorted([*chosen, i]))) <= max_chars:
+        if len(_joined(chunk.text, _excerpts(spans, sorted([*chosen, i])))) <= max_chars:
             chosen.append(i)
     return _quote(chunk, spans, sorted(chosen), best, scores[best])
 
 
-def _runs(chosen: list[int]) -> list[tuple[int, int]]:
-    """Sorted sentence indices as runs of adjacent ones: [1, 2, 5] -> [(1, 2), (5, 5)]."""
+def _excerpts(spans: list[tuple[int, int]], chosen: list[int]) -> list[tuple[int, int]]:
+    """Sorted sentence indices as the chunk offsets of runs of adjacent sentences:
+    [1, 2, 5] -> [(start of 1, end of 2), (start of 5, end of 5)]."""
     runs: list[tuple[int, int]] = []
     for i in chosen:
         if runs and runs[-1][1] == i - 1:
             runs[-1] = (runs[-1][0], i)
         else:
             runs.append((i, i))
-    return runs
+    return [(spans[a][0], spans[b][1]) for a, b in runs]
 
 
-def _joined(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> str:
-    return QUOTE_GAP.join(text[spans[a][0] : spans[b][1]] for a, b in _runs(chosen))
+def _joined(text: str, excerpts: list[tuple[int, int]]) -> str:
+    return QUOTE_GAP.join(text[a:b] for a, b in excerpts)
 
 
 def _quote(
     chunk: Chunk, spans: list[tuple[int, int]], chosen: list[int], best: int, score: float
 ) -> Quote:
     """The chosen sentences as verbatim excerpts of the article, the best one highlighted."""
-    parts = [(spans[a][0], spans[b][1]) for a, b in _runs(chosen)]
-    text = _joined(chunk.text, spans, chosen)
-    at = 0  # where the best sentence starts in ``text``
+    parts = _excerpts(spans, chosen)
+    at = 0  # where the best sentence starts in the quote's text
     for start, end in parts:
         if start <= spans[best][0] < end:
             at += spans[best][0] - start
             break
         at += end - start + len(QUOTE_GAP)
     return Quote(
-        text=text,
+        text=_joined(chunk.text, parts),
         start=chunk.start + parts[0][0],
         end=chunk.start + parts[-1][1],
         highlight_start=at,

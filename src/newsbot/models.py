@@ -174,7 +174,7 @@ class AnsweredPassage:
             "excerpts": [
                 chunk.text[a - chunk.start : b - chunk.start] for a, b in self.quote.excerpts
             ],
-            "text": self.passage.chunk.text,
+            "text": chunk.text,
             "score": round(self.passage.score, 6),
         }
 
