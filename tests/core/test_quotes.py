@@ -20,12 +20,14 @@ SENTENCES = [
 PREFIX = "An earlier paragraph of the article.\n\n"
 
 
-def passage() -> tuple[Chunk, list[tuple[int, int]]]:
-    text = " ".join(SENTENCES)
+def passage(*lines: str) -> tuple[Chunk, list[tuple[int, int]]]:
+    """The SENTENCES as one paragraph, after ``lines`` (a byline, a dateline) of their own."""
+    text = "".join(f"{line}\n\n" for line in lines) + " ".join(SENTENCES)
     spans, at = [], 0
-    for sentence in SENTENCES:
-        spans.append((at, at + len(sentence)))
-        at += len(sentence) + 1
+    for piece in (*lines, *SENTENCES):
+        at = text.index(piece, at)
+        spans.append((at, at + len(piece)))
+        at += len(piece)
     return Chunk("a1", 0, len(PREFIX), len(PREFIX) + len(text), text), spans
 
 
@@ -56,36 +58,30 @@ def test_adjacent_sentences_are_one_excerpt() -> None:
     check_verbatim(quote, chunk)
 
 
-def test_a_sentence_another_passage_quotes_is_not_highlighted_again() -> None:
-    chunk, spans = passage()
-    scores = [0.1, 0.7, 0.1, 0.1, 0.9, 0.1]
-    used = [(chunk.start + spans[4][0], chunk.start + spans[4][1])]
-    quote = _build_quote(chunk, spans, scores, used, max_chars=150)
-    assert quote.highlight == SENTENCES[1]
-    check_verbatim(quote, chunk)
-
-
 def test_a_sentence_another_passage_quotes_is_not_repeated() -> None:
     chunk, spans = passage()
+
+    def shown(*sentences: int) -> list[tuple[int, int]]:
+        return [(chunk.start + spans[i][0], chunk.start + spans[i][1]) for i in sentences]
+
+    # Not highlighted again: the next best sentence is.
+    scores = [0.1, 0.7, 0.1, 0.1, 0.9, 0.1]
+    quote = _build_quote(chunk, spans, scores, shown(4), max_chars=150)
+    assert quote.highlight == SENTENCES[1]
+    check_verbatim(quote, chunk)
+    # Nor added as context.
     scores = [0.1, 0.7, 0.1, 0.1, 0.9, 0.6]
-    shown = [(chunk.start + spans[1][0], chunk.start + spans[1][1])]
-    quote = _build_quote(chunk, spans, scores, shown, max_chars=200)
+    quote = _build_quote(chunk, spans, scores, shown(1), max_chars=200)
     assert SENTENCES[1] not in quote.text
     assert quote.text == SENTENCES[4] + " " + SENTENCES[5]
     # When another passage quotes every sentence, the best is still quoted, alone.
-    alone = _build_quote(chunk, spans, scores, [(0, 10**6)], max_chars=200)
+    alone = _build_quote(chunk, spans, scores, shown(*range(len(SENTENCES))), max_chars=200)
     assert alone.text == SENTENCES[4]
 
 
 def test_a_short_line_joins_only_beside_a_chosen_sentence() -> None:
     byline, dateline = "By Ayesha Tanzeem", "Published 6 September 2021"
-    text = f"{byline}\n\n{dateline}\n\n" + " ".join(SENTENCES)
-    spans = [(0, len(byline)), (len(byline) + 2, len(byline) + 2 + len(dateline))]
-    at = spans[-1][1] + 2
-    for sentence in SENTENCES:
-        spans.append((at, at + len(sentence)))
-        at += len(sentence) + 1
-    chunk = Chunk("a1", 0, len(PREFIX), len(PREFIX) + len(text), text)
+    chunk, spans = passage(byline, dateline)
     # The byline scores high, but stands apart from the chosen sentences: left out.
     far = _build_quote(chunk, spans, [0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9, 0.7], [], max_chars=300)
     assert byline not in far.text and far.highlight == SENTENCES[4]
