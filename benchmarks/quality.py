@@ -51,7 +51,13 @@ from common import (
 )
 
 import newsbot
-from newsbot.config import ChunkSettings, SearchSettings, Settings, load_settings
+from newsbot.config import (
+    ChunkSettings,
+    EmbeddingSettings,
+    SearchSettings,
+    Settings,
+    load_settings,
+)
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
@@ -793,7 +799,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backend",
         choices=("torch", "onnx", "onnx-int8"),
-        default="torch",
+        default=EmbeddingSettings.model_fields["backend"].default,
         help="embedding.backend (default: %(default)s)",
     )
     parser.add_argument(

@@ -118,8 +118,13 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def cli_env(**settings: str) -> dict[str, str]:
-    """The environment of a ``newsbot`` subprocess: this test's settings, output unbuffered."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    """The environment of a ``newsbot`` subprocess: this test's settings, output unbuffered,
+    and the test session's model exports (conftest)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NEWSBOT_") or k == "NEWSBOT_EMBEDDING__CACHE_DIR"
+    }
     env.update(PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     env.update({f"NEWSBOT_{k.upper()}": v for k, v in settings.items()})
     src = str(Path(__file__).resolve().parents[1] / "src")

@@ -77,6 +77,8 @@ def _configure_logging(level: int) -> None:
     # Request URLs of the Bot API carry the token; these loggers print them at INFO.
     for name in ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # The first run exports the model (about half a minute): say so even when not verbose.
+    logging.getLogger("newsbot.index.onnx_model").setLevel(min(level, logging.INFO))
 
 
 def _estimate_total(sources: list[str]) -> int:

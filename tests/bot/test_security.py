@@ -32,6 +32,7 @@ from tests.bot.conftest import (
 from tests.bot.test_bot import QUESTION, SECRET, message_with
 from tests.chroma_server import free_port
 from tests.servers.botapi import BotApiServer
+from tests.store_checks import cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -237,7 +238,7 @@ async def test_token_absent_from_all_logs_of_a_failing_run(
 def run_newsbot(base_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """``newsbot -v run`` in a subprocess, as a user would start it."""
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")},
+        **cli_env(),
         "NEWSBOT_TELEGRAM__TOKEN": TOKEN,
         "NEWSBOT_TELEGRAM__ADMINS": f"[{ADMIN}]",
         "NEWSBOT_TELEGRAM__BASE_URL": base_url,

@@ -133,7 +133,7 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
     code, out, _ = invoke("stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["articles"] == 4 and stats["chunks"] >= 4
-    assert stats["model"] == "all-MiniLM-L6-v2" and str(store) in stats["store"]
+    assert stats["model"] == "all-MiniLM-L6-v2 (int8)" and str(store) in stats["store"]
 
     code, out, _ = invoke("remove", "custom-1")
     assert code == 0 and "custom-1" in out

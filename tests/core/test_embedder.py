@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +13,8 @@ from newsbot.errors import ModelMismatchError
 from newsbot.index.embedder import Embedder, pools_token_means, resolve_model_path
 from newsbot.library import Library
 from tests.chroma_server import free_port
+from tests.conftest import SAMPLE
+from tests.store_checks import cli_env, newsbot
 
 
 def test_vectors_are_normalised_and_meaningful(embedder: Embedder) -> None:
@@ -41,22 +43,67 @@ def test_default_model_comes_from_the_package() -> None:
     assert resolve_model_path("org/other-model") == ("org/other-model", False)
 
 
-def test_default_model_loads_with_no_hub_and_an_empty_cache(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
-    # Any hub request would go to a closed loopback port and fail.
-    env |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+def _offline_env(tmp_path: Path) -> dict[str, str]:
+    """A newsbot process with an empty model cache, whose hub requests would fail: any request
+    goes to a closed loopback port."""
+    env = {k: v for k, v in cli_env().items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env.pop("NEWSBOT_EMBEDDING__CACHE_DIR", None)
+    return env | {
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "NEWSBOT_STORE__PATH": str(tmp_path / "store"),
+    }
+
+
+def _hub_untouched(tmp_path: Path) -> bool:
+    hub = tmp_path / "hf" / "hub"
+    return not hub.exists() or not any(hub.iterdir())
+
+
+def test_default_backend_exports_the_packaged_model_once_offline(tmp_path: Path) -> None:
+    """The quick start from an empty cache: the first command exports the model to int8 ONNX
+    and says so, the next one reuses the export."""
+    env = _offline_env(tmp_path)
+    first = subprocess.run(
+        newsbot("ingest", str(SAMPLE)), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert first.returncode == 0, first.stderr
+    assert "exporting all-MiniLM-L6-v2 to ONNX int8" in first.stderr  # shown without -v
+    (export,) = (tmp_path / "cache" / "newsbot" / "models").iterdir()
+    assert (export / "model.int8.onnx").is_file()
+
+    second = subprocess.run(
+        newsbot("ask", "--json", "Who took control of the Panjshir valley?"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 0, second.stderr
+    assert "exporting" not in second.stderr
+    answer = json.loads(second.stdout)
+    assert answer["answered"] and "Taliban" in answer["passages"][0]["quote"]
+    assert _hub_untouched(tmp_path)
+
+
+def test_torch_backend_loads_the_packaged_model_offline(tmp_path: Path) -> None:
     code = (
         "from newsbot.config import EmbeddingSettings\n"
         "from newsbot.index.embedder import Embedder\n"
-        "e = Embedder(EmbeddingSettings())\n"
-        "print(e.embed(['offline']).shape)\n"
+        "e = Embedder(EmbeddingSettings(backend='torch'))\n"
+        "print(e.embed(['offline']).shape, e.identity)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code],
+        env=_offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 384)"
-    assert not (tmp_path / "hf" / "hub").exists() or not any((tmp_path / "hf" / "hub").iterdir())
+    assert done.stdout.strip() == "(1, 384) all-MiniLM-L6-v2"
+    assert _hub_untouched(tmp_path)
 
 
 NEWS = [
@@ -73,16 +120,18 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(("backend", "agreement"), [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_onnx_backends_agree_with_torch(
-    embedder: Embedder, onnx_cache: Path, backend: str, agreement: float
+    torch_embedder: Embedder, onnx_cache: Path, backend: str, agreement: float
 ) -> None:
     onnx = Embedder(EmbeddingSettings(backend=backend, cache_dir=onnx_cache))  # type: ignore[arg-type]
-    reference = embedder.embed(NEWS)
+    reference = torch_embedder.embed(NEWS)
     vectors = onnx.embed(NEWS)
     assert vectors.shape == reference.shape and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert np.min(np.sum(vectors * reference, axis=1)) > agreement
     # Same tokenizer, so the chunker cuts the same chunks whichever backend runs.
-    assert onnx.count_tokens([*NEWS, "Panjshir"]) == embedder.count_tokens([*NEWS, "Panjshir"])
+    assert onnx.count_tokens([*NEWS, "Panjshir"]) == torch_embedder.count_tokens(
+        [*NEWS, "Panjshir"]
+    )
     # One text alone is encoded as in a batch: no padding leaks into the pooling. (int8 moves a
     # little: dynamic quantisation scales activations by the range of the whole batch.)
     assert float(onnx.embed(NEWS[1:2])[0] @ vectors[1]) > agreement
@@ -126,10 +175,10 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
 def test_spans_are_pooled_from_the_same_forward_pass(
-    embedder: Embedder, onnx_cache: Path, backend: str
+    torch_embedder: Embedder, onnx_cache: Path, backend: str
 ) -> None:
     model = (
-        embedder
+        torch_embedder
         if backend == "torch"
         else Embedder(EmbeddingSettings(backend=backend, cache_dir=onnx_cache))  # type: ignore[arg-type]
     )
@@ -165,16 +214,35 @@ def test_spans_are_not_pooled_from_a_projected_model(tmp_path: Path) -> None:
     SentenceTransformer(modules=[*base, projection], device="cpu").save(str(path))
     assert pools_token_means(base) and not pools_token_means(SentenceTransformer(str(path)))
 
-    model = Embedder(EmbeddingSettings(model=str(path)))
+    model = Embedder(EmbeddingSettings(model=str(path), backend="torch"))
     vectors, pooled = model.embed_spans(["Oil prices rose."], [[(0, 16)]])
     assert vectors.shape == (1, 64) and pooled[0].shape == (1, 64) and not pooled[0].any()
 
 
-def test_int8_vectors_count_as_another_model(settings: Settings, embedder: Embedder) -> None:
+def test_int8_vectors_count_as_another_model(
+    settings: Settings, embedder: Embedder, torch_embedder: Embedder, tmp_path: Path
+) -> None:
+    assert settings.embedding.backend == "onnx-int8"  # the default
     with Library.open(settings, embedder=embedder) as library:
         library.add_text("Oil prices rose on Monday after OPEC cut output.", title="Oil")
-    int8 = settings.model_copy(
-        update={"embedding": settings.embedding.model_copy(update={"backend": "onnx-int8"})}
+    for backend in ("torch", "onnx"):
+        float_model = settings.model_copy(
+            update={"embedding": settings.embedding.model_copy(update={"backend": backend})}
+        )
+        with pytest.raises(
+            ModelMismatchError, match=r'int8.*embedding\.backend = "onnx-int8".*newsbot reindex'
+        ):
+            Library.open(float_model)
+
+    # An index built with torch, the default before onnx-int8, names the setting to restore.
+    torch_settings = settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"path": tmp_path / "torch-store"}),
+            "embedding": settings.embedding.model_copy(update={"backend": "torch"}),
+        }
     )
-    with pytest.raises(ModelMismatchError, match="int8"):
-        Library.open(int8)
+    with Library.open(torch_settings, embedder=torch_embedder) as library:
+        library.add_text("Oil prices rose on Monday after OPEC cut output.", title="Oil")
+    upgraded = torch_settings.model_copy(update={"embedding": settings.embedding})
+    with pytest.raises(ModelMismatchError, match=r'embedding\.backend = "torch" or "onnx"'):
+        Library.open(upgraded)

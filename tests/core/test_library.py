@@ -83,7 +83,7 @@ def test_add_records_registry_entry(library: Library, sample_text: str) -> None:
     assert record.chunks == result.chunks
     stats = library.stats()
     assert (stats.articles, stats.chunks) == (1, result.chunks)
-    assert stats.model == "all-MiniLM-L6-v2" and "embedded Chroma" in stats.store
+    assert stats.model == "all-MiniLM-L6-v2 (int8)" and "embedded Chroma" in stats.store
 
 
 def test_answers_with_exact_quotes_and_sources(stocked: Library, sample_text: str) -> None:

@@ -238,7 +238,10 @@ def load(
     )
     if not (directory / _META_FILE).exists():
         log.info(
-            "exporting %s to ONNX%s (once) in %s", name, " int8" if quantized else "", directory
+            "exporting %s to ONNX%s in %s (once; about half a minute)",
+            name,
+            " int8" if quantized else "",
+            directory,
         )
         export(model_path, local, directory, quantize=quantized)
     return OnnxEncoder(directory, quantized=quantized, batch_size=batch_size)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from chromadb.api.types import Where
 
-from newsbot.config import StoreSettings
+from newsbot.config import INT8_SUFFIX, StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError
 from newsbot.models import ArticleRecord, Chunk
 
@@ -234,8 +234,8 @@ class ChromaStore:
         if self._check_model and self.stored_model != self.model:
             raise ModelMismatchError(
                 f"the index was built with the embedding model {self.stored_model!r}, but "
-                f"{self.model!r} is configured; set embedding.model back, or run `newsbot "
-                "reindex` to rebuild the index with the new model"
+                f"{self.model!r} is configured; set {_setting_to_restore(self.stored_model)} "
+                "back, or run `newsbot reindex` to rebuild the index with the new model"
             )
 
     def generation_store(self, generation: str) -> ChromaStore:
@@ -638,6 +638,14 @@ def _chunk(meta: dict[str, Any] | Any, text: str) -> Chunk:
         end=int(meta["end"]),
         text=text,
     )
+
+
+def _setting_to_restore(stored_model: str) -> str:
+    # Indexes record int8 vectors as "<model> (int8)" (EmbeddingSettings.identity); one built
+    # before onnx-int8 became the default names the bare model and needs torch (or onnx).
+    if stored_model.endswith(INT8_SUFFIX):
+        return 'embedding.model (and embedding.backend = "onnx-int8")'
+    return 'embedding.model (and embedding.backend = "torch" or "onnx")'
 
 
 def fingerprint(records: Iterable[ArticleRecord]) -> str:
