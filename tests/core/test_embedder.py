@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from newsbot.config import EmbeddingSettings, Settings
-from newsbot.errors import ModelMismatchError
+from newsbot.errors import ConfigError, ModelMismatchError
 from newsbot.index.embedder import Embedder, pools_token_means, resolve_model_path
 from newsbot.library import Library
 from tests.chroma_server import free_port
@@ -137,20 +137,43 @@ def test_onnx_backends_agree_with_torch(
     assert float(onnx.embed(NEWS[1:2])[0] @ vectors[1]) > agreement
 
 
-def test_onnx_export_is_cached_and_runs_without_torch(onnx_cache: Path) -> None:
-    Embedder(EmbeddingSettings(backend="onnx-int8", cache_dir=onnx_cache))
-    exports = sorted(p.name for p in onnx_cache.iterdir())
+def test_onnx_export_runs_apart_is_cached_and_needs_no_torch(tmp_path: Path) -> None:
+    """The export runs in a child process, so the process that needed it (the bot at its first
+    start) never holds torch; the next process reuses the export."""
+    cache = tmp_path / "models"
     code = (
         "import sys\n"
         "from newsbot.config import EmbeddingSettings\n"
         "from newsbot.index.embedder import Embedder\n"
-        f"e = Embedder(EmbeddingSettings(backend='onnx-int8', cache_dir={str(onnx_cache)!r}))\n"
+        f"e = Embedder(EmbeddingSettings(backend='onnx-int8', cache_dir={str(cache)!r}))\n"
         "print(e.embed(['offline']).shape, 'torch' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 384) False"
-    assert sorted(p.name for p in onnx_cache.iterdir()) == exports  # nothing exported again
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+        )
+
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "(1, 384) False"
+    (export,) = cache.iterdir()  # the export, and no work folder left beside it
+    made = {p.name: p.stat().st_mtime_ns for p in export.iterdir()}
+    second = run()
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "(1, 384) False"
+    assert list(cache.iterdir()) == [export]  # nothing exported again
+    assert {p.name: p.stat().st_mtime_ns for p in export.iterdir()} == made
+
+
+def test_a_model_that_cannot_be_exported_fails_clearly(tmp_path: Path) -> None:
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    (not_a_model / "config.json").write_text("{}")
+    cache = tmp_path / "models"
+    with pytest.raises(ConfigError, match=r"cannot load embedding model .*\(onnx-int8\): export"):
+        Embedder(EmbeddingSettings(model=str(not_a_model), backend="onnx-int8", cache_dir=cache))
+    assert not cache.exists() or not any(cache.iterdir())
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
