@@ -7,11 +7,19 @@ end to end, in-process: question in, rendered Telegram answer page out (``Librar
 ``bot.render.answer_page``), no network. It reports p50/p95/p99 of that time, the time from
 process start to the first answer, and the process's peak RSS.
 
+With ``--bot N``, each step also starts the bot itself (``python -m newsbot run``, long polling
+over loopback HTTP against the Bot API stand-in of the tests) on the same index. The first
+question is waiting before the process starts; then one user asks N more, each after the
+previous reply. It reports the time from process start to the first reply, the replies'
+p50/p95 (question available to ``getUpdates`` -> reply at the stand-in) and the bot process's
+peak RSS (``VmHWM``, Linux).
+
 The grown index is kept in ``--workdir``, so a later run with bigger sizes continues it.
 
 Usage:
     python benchmarks/latency.py --sizes 1000,10000,100000
     python benchmarks/latency.py --sizes 1000,10000 --backend torch --questions 100
+    python benchmarks/latency.py --sizes 10000,100000 --bot 50
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from itertools import zip_longest
 from pathlib import Path
 
-from common import RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
+from common import ROOT, RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
 
 from newsbot.config import Settings, load_settings
 from newsbot.library import Library
@@ -138,11 +146,79 @@ def measure(
     }
 
 
+BOT_TOKEN = "424242:latency-token"
+BOT_USER = 7
+
+
+def measure_bot(
+    workdir: Path, settings: Settings, backend: str, questions: Sequence[str]
+) -> dict[str, float]:
+    """The real bot process on this index: start to first reply, reply latency, peak RSS."""
+    from common import percentile
+
+    sys.path.insert(0, str(ROOT))  # the Bot API stand-in lives with the tests
+    from tests.servers.botapi import BotApiServer
+
+    with BotApiServer(BOT_TOKEN) as server:
+        env = os.environ | {
+            "HF_HUB_OFFLINE": "1",
+            "NEWSBOT_CONFIG": str(workdir / "empty.toml"),
+            "NEWSBOT_TELEGRAM__TOKEN": BOT_TOKEN,
+            "NEWSBOT_TELEGRAM__ADMINS": "[1]",
+            "NEWSBOT_TELEGRAM__BASE_URL": server.bot_api_url,
+            "NEWSBOT_TELEGRAM__BASE_FILE_URL": server.file_api_url,
+            "NEWSBOT_TELEGRAM__QUESTIONS_PER_MINUTE": "0",  # latency, not throttling
+            "NEWSBOT_STORE__PATH": str(settings.store.path),
+            "NEWSBOT_EMBEDDING__BACKEND": backend,
+        }
+        server.user_message(questions[0], user_id=BOT_USER)
+        started = time.monotonic()
+        with (workdir / "bot.log").open("wb") as bot_log:
+            bot = subprocess.Popen(
+                [sys.executable, "-m", "newsbot", "run"],
+                env=env,
+                cwd=workdir,
+                stdout=bot_log,
+                stderr=bot_log,
+            )
+            try:
+                server.wait_for_messages(BOT_USER, 1, timeout=600)
+                first = time.monotonic() - started
+                times = []
+                for count, question in enumerate(questions[1:], start=2):
+                    sent = time.monotonic()
+                    server.user_message(question, user_id=BOT_USER)
+                    server.wait_for_messages(BOT_USER, count, timeout=60)
+                    times.append(time.monotonic() - sent)
+                status = Path(f"/proc/{bot.pid}/status").read_text()
+                peak_kb = int(status.split("VmHWM:")[1].split()[0])
+            finally:
+                bot.terminate()
+                bot.wait(timeout=60)
+        answered = sum(m["text"].startswith("🔎") for m in server.sent_messages(BOT_USER))
+    ordered = sorted(times)
+    return {
+        "bot_first_reply_s": first,
+        "bot_p50_ms": 1000 * percentile(ordered, 50),
+        "bot_p95_ms": 1000 * percentile(ordered, 95),
+        "bot_peak_rss_mb": peak_kb / 1024,
+        "bot_answered": answered,
+        "bot_replies": len(questions),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes in chunks")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="onnx-int8")
     parser.add_argument("--questions", type=int, default=200, metavar="N")
+    parser.add_argument(
+        "--bot",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the bot process on each index and ask it N questions (see above)",
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -161,10 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"growing the index to {size} chunks ...")
         articles, chunks, seconds = grow(settings, size)
         log(f"measuring at {chunks} chunks ...")
-        rows.append(
-            {"target": size, "articles": articles, "chunks": chunks, "grow_s": seconds}
-            | measure(args.workdir, settings, args.backend, questions)
-        )
+        row = {"target": size, "articles": articles, "chunks": chunks, "grow_s": seconds}
+        row |= measure(args.workdir, settings, args.backend, questions)
+        if args.bot:
+            log(f"running the bot at {chunks} chunks ...")
+            row |= measure_bot(args.workdir, settings, args.backend, questions[: args.bot + 1])
+        rows.append(row)
 
     print("# newsbot question latency\n")
     print(f"at start: {machine_at_start}")
@@ -182,6 +260,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {r['chunks']} | {r['articles']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
             f"{r['p99_ms']:.1f} | {r['first_answer_s']:.1f} | {r['peak_rss_mb']:.0f} |"
         )
+    if args.bot:
+        print(
+            f"\nThe bot process (`newsbot run` on the Bot API stand-in), one user, {args.bot} "
+            "questions after the first:\n"
+        )
+        print(
+            "| chunks | start to first reply s | reply p50 ms | reply p95 ms | peak RSS MB "
+            "| answered |"
+        )
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(
+                f"| {r['chunks']} | {r['bot_first_reply_s']:.1f} | {r['bot_p50_ms']:.0f} | "
+                f"{r['bot_p95_ms']:.0f} | {r['bot_peak_rss_mb']:.0f} | "
+                f"{r['bot_answered']}/{r['bot_replies']} |"
+            )
     return 0
 
 
