@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -62,6 +63,8 @@ INGEST_BATCH = 64
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
+# Newest articles remembered for the "nothing found" hint (render.nothing_found shows <= 5).
+RECENT_KEPT = 5
 _FINGERPRINT = "fingerprint"
 # The lexical fingerprint while a write is under way: a crash leaves it, and the next open
 # rebuilds the lexical index from Chroma instead of trusting rows of unfinished articles.
@@ -119,6 +122,10 @@ class Library:
         self.lexical = lexical
         self._write_lock = threading.Lock()
         self._fingerprint = 0
+        # The newest articles, from the registry scan at open and this process's writes since
+        # (None: not known, scan on demand). Reading the whole registry for them took 2 s a
+        # "nothing found" reply at 25,167 articles.
+        self._recent: list[ArticleRecord] | None = None
         # A write of this process failed half-way (outage, full disk): repair before the next.
         self._unfinished = False
         # Why writes are refused until a restart: the embedded Chroma blocks on every write after
@@ -453,6 +460,8 @@ class Library:
                 self._fingerprint ^= record_fingerprint(prev)
             self._fingerprint ^= record_fingerprint(s.record)
         self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+        if store is self.store and self._recent is not None:
+            self._recent = _newest([s.record for s in stored] + self._recent)
 
     # -- management --------------------------------------------------------------------------
 
@@ -482,11 +491,32 @@ class Library:
                 raise
             self._fingerprint ^= record_fingerprint(record)
             self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+            if self._recent is not None:
+                self._recent = [r for r in self._recent if r.article_id != article_id] or None
         return record
 
     def list_articles(self) -> list[ArticleRecord]:
         """All articles, newest first."""
         return sorted(self.store.all_records(), key=lambda r: r.added_at, reverse=True)
+
+    def count_articles(self) -> int:
+        """How many articles the library holds (cheaper than :meth:`stats`, which counts
+        chunks too: 12-500 ms at 84,601 chunks)."""
+        return self.store.count_articles()
+
+    def recent_articles(self, limit: int = 3) -> list[ArticleRecord]:
+        """The newest articles (at most RECENT_KEPT) without reading the whole registry.
+
+        Kept from the registry scan at open and this process's writes since; articles another
+        process added meanwhile show after a restart, ones it removed are left out here.
+        """
+        recent = self._recent
+        if recent is None:
+            recent = self._recent = _newest(self.store.all_records())
+        if not recent:
+            return []
+        present = self.store.get_records([r.article_id for r in recent])
+        return [r for r in recent if r.article_id in present][:limit]
 
     def stats(self) -> LibraryStats:
         return LibraryStats(
@@ -548,6 +578,7 @@ class Library:
             # The old generation goes; its store object shares our client, so it is not closed.
             target.drop_other_generations()
             self._fingerprint = int(fingerprint(target.all_records()), 16)
+            self._recent = None
             self._rebuild_lexical_locked(None)
         return ReindexReport(
             articles=target.count_articles(),
@@ -690,6 +721,7 @@ class Library:
 
     def _sync_lexical_locked(self) -> None:
         records = self.store.all_records()
+        self._recent = _newest(records)
         current = fingerprint(records)
         self._fingerprint = int(current, 16)
         if self.lexical.get_meta(_FINGERPRINT) == current:
@@ -711,6 +743,14 @@ class Library:
             live = [c for c in page if c.article_id in article_ids]
             self.lexical.replace_articles([], live)
         self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+
+
+def _newest(records: Iterable[ArticleRecord]) -> list[ArticleRecord]:
+    """The RECENT_KEPT newest records, one per article (the first given wins)."""
+    unique: dict[str, ArticleRecord] = {}
+    for record in records:
+        unique.setdefault(record.article_id, record)
+    return heapq.nlargest(RECENT_KEPT, unique.values(), key=lambda r: r.added_at)
 
 
 def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:

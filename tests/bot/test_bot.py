@@ -235,7 +235,8 @@ async def test_hostile_questions_get_a_sane_answer(
     reply = await message_with(server, USER, expect)
     assert len(reply["text"]) <= 4096
     if expect == "found nothing":
-        assert "3 articles" in reply["text"]
+        assert "3 articles" in reply["text"] and "the latest:" in reply["text"]
+        assert reply["text"].count("\n• ") == 3  # the three newest titles
         assert "javascript" in reply["text"]  # shown as text, escaped, not as a link
         assert not any(e["type"] == "text_link" for e in reply.get("entities", []))
     assert server.rejected == []

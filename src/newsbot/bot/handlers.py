@@ -43,6 +43,7 @@ from newsbot.bot.context import NewsContext
 from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
 from newsbot.feeds import telegram as feeds_telegram
 from newsbot.ingest.sources import is_url
+from newsbot.library import Library
 from newsbot.models import Answer, IngestResult, IngestStatus
 
 log = logging.getLogger(__name__)
@@ -278,8 +279,8 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             context.library.ask, question, top_k=settings.max_passages
         )
         if not answer.answered:
-            records = await context.services.call(context.library.list_articles)
-            text = render.nothing_found(question, len(records), [r.title for r in records[:3]])
+            count, titles = await context.services.call(_library_hint, context.library)
+            text = render.nothing_found(question, count, titles)
             await _reply(message, text)
             return
     await _reply(
@@ -287,6 +288,11 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
         render.answer_page(answer, 0, settings.page_size),
         reply_markup=answer_keyboard(answer, 0, settings.page_size),
     )
+
+
+def _library_hint(library: Library) -> tuple[int, list[str]]:
+    """How many articles the library holds and the newest titles: what "nothing found" shows."""
+    return library.count_articles(), [r.title for r in library.recent_articles(3)]
 
 
 async def show_page(update: Update, context: NewsContext) -> None:
