@@ -63,8 +63,10 @@ INGEST_BATCH = 64
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
-# Newest articles remembered for the "nothing found" hint (render.nothing_found shows <= 5).
-RECENT_KEPT = 5
+# Newest articles remembered for the "nothing found" hint, which shows up to RECENT_SHOWN;
+# the margin lets removals go by without another scan of the registry.
+RECENT_KEPT = 20
+RECENT_SHOWN = 5
 _FINGERPRINT = "fingerprint"
 # The lexical fingerprint while a write is under way: a crash leaves it, and the next open
 # rebuilds the lexical index from Chroma instead of trusting rows of unfinished articles.
@@ -492,7 +494,9 @@ class Library:
             self._fingerprint ^= record_fingerprint(record)
             self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
             if self._recent is not None:
-                self._recent = [r for r in self._recent if r.article_id != article_id] or None
+                kept = [r for r in self._recent if r.article_id != article_id]
+                # Too few left to show: read the registry again when next asked.
+                self._recent = kept if len(kept) >= RECENT_SHOWN else None
         return record
 
     def list_articles(self) -> list[ArticleRecord]:
@@ -505,7 +509,7 @@ class Library:
         return self.store.count_articles()
 
     def recent_articles(self, limit: int = 3) -> list[ArticleRecord]:
-        """The newest articles (at most RECENT_KEPT) without reading the whole registry.
+        """The newest articles (at most RECENT_SHOWN) without reading the whole registry.
 
         Kept from the registry scan at open and this process's writes since; articles another
         process added meanwhile show after a restart, ones it removed are left out here.
@@ -516,7 +520,7 @@ class Library:
         if not recent:
             return []
         present = self.store.get_records([r.article_id for r in recent])
-        return [r for r in recent if r.article_id in present][:limit]
+        return [r for r in recent if r.article_id in present][: min(limit, RECENT_SHOWN)]
 
     def stats(self) -> LibraryStats:
         return LibraryStats(

@@ -87,8 +87,13 @@ def test_recent_articles_follow_writes_without_reading_the_registry(
         library.store.delete_records([ids[-2]])
         assert recent(3) == [new, ids[-3], ids[-4]]
         monkeypatch.undo()
+    monkeypatch.setattr("newsbot.library.RECENT_KEPT", 5)  # fewer kept than the library holds
     with Library.open(settings, embedder=embedder) as library:
         assert [r.article_id for r in library.recent_articles(3)] == [new, ids[-3], ids[-4]]
+        # Removals that leave too few to show read the registry again: all three left.
+        for article_id in [new, ids[-3], ids[-4], ids[-5]]:
+            library.remove(article_id)
+        assert [r.article_id for r in library.recent_articles(9)] == [ids[2], ids[1], ids[0]]
 
 
 def excerpts(quote: Quote) -> list[str]:
