@@ -135,6 +135,8 @@ def test_onnx_backends_agree_with_torch(
     # One text alone is encoded as in a batch: no padding leaks into the pooling. (int8 moves a
     # little: dynamic quantisation scales activations by the range of the whole batch.)
     assert float(onnx.embed(NEWS[1:2])[0] @ vectors[1]) > agreement
+    # That one text (a question) ran on the one-thread session kept for single texts.
+    assert onnx._encoder._single.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
 
 
 def test_onnx_export_runs_apart_is_cached_and_needs_no_torch(tmp_path: Path) -> None:
