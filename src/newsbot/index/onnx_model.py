@@ -200,9 +200,7 @@ class OnnxEncoder:
         # BM25 and the dense query beside it (84,601 chunks, 2 cores, 3 x 200 questions
         # alternated: ask p50 33-42 -> 26-34 ms, p95 56-105 -> 44-59 ms).
         options.intra_op_num_threads = 1
-        self._single = ort.InferenceSession(
-            str(graph), options, providers=["CPUExecutionProvider"]
-        )
+        self._single = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(texts, None)[0]
