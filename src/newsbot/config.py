@@ -167,11 +167,26 @@ class EmbeddingSettings(_Section):
         "model), onnx (that export with float weights) or torch (sentence-transformers).",
     )
     device: str = Field("cpu", description="torch device, e.g. cpu or cuda (torch backend).")
-    batch_size: int = Field(32, gt=0, description="Texts encoded per batch.")
+    batch_size: int = Field(
+        32,
+        gt=0,
+        description="Texts encoded per model call (torch backend; the onnx backends "
+        "encode one text per call, `threads` calls at once).",
+    )
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="Texts the onnx backends encode at once, each on one CPU thread "
+        "(default: the CPUs this process may run on).",
+    )
     cache_dir: Path = Field(
         default_factory=_default_cache_path,
         description="Where ONNX exports of the model are kept (made once, on first use).",
     )
+
+    @property
+    def encode_threads(self) -> int:
+        return self.threads or len(os.sched_getaffinity(0))
 
     @property
     def identity(self) -> str:

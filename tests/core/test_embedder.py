@@ -132,11 +132,32 @@ def test_onnx_backends_agree_with_torch(
     assert onnx.count_tokens([*NEWS, "Panjshir"]) == torch_embedder.count_tokens(
         [*NEWS, "Panjshir"]
     )
-    # One text alone is encoded as in a batch: no padding leaks into the pooling. (int8 moves a
-    # little: dynamic quantisation scales activations by the range of the whole batch.)
-    assert float(onnx.embed(NEWS[1:2])[0] @ vectors[1]) > agreement
-    # That one text (a question) ran on the one-thread session kept for single texts.
-    assert onnx._encoder._single.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+    # Each text runs alone on one thread: its vector is the same with or without others beside
+    # it (no padding, int8 activations scaled per text), bit for bit.
+    assert np.array_equal(onnx.embed(NEWS[1:2])[0], vectors[1])
+    assert onnx._encoder._session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+
+
+def test_onnx_parallel_encoding_keeps_each_text_in_its_place(onnx_cache: Path) -> None:
+    """Many texts spread over worker threads come back in the order given, with the vectors and
+    sentence vectors one worker alone computes."""
+    texts = [f"{i}: {NEWS[i % 3]} " * (1 + i % 7) for i in range(40)]
+    spans = [[(0, len(t) // 2), (len(t) // 2, len(t))] for t in texts]
+
+    def encoder(threads: int) -> Embedder:
+        return Embedder(
+            EmbeddingSettings(backend="onnx-int8", cache_dir=onnx_cache, threads=threads)
+        )
+
+    one, two = encoder(1), encoder(2)
+    assert two._encoder._threads == 2  # type: ignore[attr-defined]
+    vectors, pooled = two.embed_spans(texts, spans)
+    alone, alone_pooled = one.embed_spans(texts, spans)
+    assert np.array_equal(vectors, alone)
+    assert all(np.array_equal(a, b) for a, b in zip(pooled, alone_pooled, strict=True))
+    # Texts that differ get different vectors: a mix-up of rows would not pass unnoticed.
+    assert len({v.tobytes() for v in vectors}) == len(texts)
+    assert np.array_equal(two.embed(texts[5:6])[0], vectors[5])
 
 
 def test_onnx_export_runs_apart_is_cached_and_needs_no_torch(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ class Embedder:
                     local,
                     settings.cache_dir,
                     quantized=settings.backend == "onnx-int8",
-                    batch_size=settings.batch_size,
+                    threads=settings.encode_threads,
                 )
         except ConfigError:
             raise
