@@ -33,6 +33,19 @@ def _default_cache_path() -> Path:
     return Path(cache_home) / "newsbot" / "models"
 
 
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: those it may run on, or fewer under a cgroup v2 CPU quota
+    (``docker run --cpus 1`` leaves every host CPU visible but allows one's worth of time)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))  # rounded up
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota visible: the affinity mask is the limit
+    return cpus
+
+
 def _default_store_path() -> Path:
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "newsbot" / "store"
@@ -177,7 +190,7 @@ class EmbeddingSettings(_Section):
         None,
         gt=0,
         description="Texts the onnx backends encode at once, each on one CPU thread "
-        "(default: the CPUs this process may run on).",
+        "(default: the CPUs this process may use, a container's CPU quota included).",
     )
     cache_dir: Path = Field(
         default_factory=_default_cache_path,
@@ -186,7 +199,7 @@ class EmbeddingSettings(_Section):
 
     @property
     def encode_threads(self) -> int:
-        return self.threads or len(os.sched_getaffinity(0))
+        return self.threads or usable_cpus()
 
     @property
     def identity(self) -> str:

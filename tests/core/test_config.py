@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbot.config import load_settings
+from newsbot.config import load_settings, usable_cpus
 from newsbot.errors import ConfigError
 
 
@@ -116,3 +116,28 @@ def test_example_config_documents_every_key() -> None:
             assert f"{key} =" in text or f"# {key} =" in text, f"{section}.{key} not documented"
     # The example loads as a valid config.
     load_settings(example)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("max 100000\n", None),  # no quota: every CPU the process may run on
+        ("100000 100000\n", 1),
+        ("150000 100000\n", 2),  # 1.5 CPUs' worth of time: two threads, rounded up
+        ("5000 100000\n", 1),  # never below one
+        ("garbage\n", None),
+        (None, None),  # no cgroup v2 file at all
+    ],
+)
+def test_encode_threads_follow_cpu_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str | None, expected: int | None
+) -> None:
+    """The onnx backends run one model call per usable CPU; a container limited with
+    `--cpus` sees every host CPU, so its quota is what counts."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(8)))
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert usable_cpus(path) == (8 if expected is None else expected)
+    settings = load_settings(embedding={"threads": 3})
+    assert settings.embedding.encode_threads == 3  # an explicit setting wins
