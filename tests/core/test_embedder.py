@@ -292,3 +292,28 @@ def test_int8_vectors_count_as_another_model(
     upgraded = torch_settings.model_copy(update={"embedding": settings.embedding})
     with pytest.raises(ModelMismatchError, match=r'embedding\.backend = "torch" or "onnx"'):
         Library.open(upgraded)
+
+
+def test_onnx_encoding_failure_stops_the_rest(onnx_cache: Path) -> None:
+    """A model call that fails (onnxruntime out of memory, say) fails the whole encode at once:
+    the texts not yet started are dropped rather than encoded for nothing (Executor.map
+    cancels them when its first failure is raised)."""
+    embedder = Embedder(EmbeddingSettings(backend="onnx-int8", cache_dir=onnx_cache, threads=2))
+    encoder = embedder._encoder
+    real = encoder._session  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    class FailingSession:
+        def run(self, *args: object) -> object:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("onnxruntime: out of memory")
+            return real.run(*args)
+
+    encoder._session = FailingSession()  # type: ignore[attr-defined]
+    texts = [f"{i} {NEWS[i % 3]}" for i in range(60)]
+    with pytest.raises(RuntimeError, match="out of memory"):
+        embedder.embed(texts)
+    assert len(calls) < 10
+    encoder._session = real  # type: ignore[attr-defined]
+    assert embedder.embed(texts).shape == (60, 384)  # the encoder still works afterwards
