@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -301,12 +302,14 @@ def test_onnx_encoding_failure_stops_the_rest(onnx_cache: Path) -> None:
     embedder = Embedder(EmbeddingSettings(backend="onnx-int8", cache_dir=onnx_cache, threads=2))
     encoder = embedder._encoder
     real = encoder._session  # type: ignore[attr-defined]
+    counter = itertools.count(1)  # next() is atomic: the two workers call run() at once
     calls: list[int] = []
 
     class FailingSession:
         def run(self, *args: object) -> object:
-            calls.append(1)
-            if len(calls) == 3:
+            call = next(counter)
+            calls.append(call)
+            if call == 3:
                 raise RuntimeError("onnxruntime: out of memory")
             return real.run(*args)
 
