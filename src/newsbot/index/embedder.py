@@ -43,7 +43,6 @@ class Embedder:
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.name = settings.model
         self.identity = settings.identity
-        self.batch_size = settings.batch_size
         path, local = resolve_model_path(settings.model)
         if local:
             # Belt and braces: a local model must never reach for the hub.
