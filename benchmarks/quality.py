@@ -449,6 +449,7 @@ def build_variants(search: SearchSettings) -> list[Variant]:
         Variant("hybrid (defaults)"),
         Variant("dense only", {"hybrid": False}),
         Variant("no relevance floor", floors_off),
+        Variant("BM25 on every word", {"lexical_max_df": 1.0, "lexical_max_terms": 0}),
     ]
     for key, values in (
         ("rrf_k", (10, 20, 60)),
@@ -812,7 +813,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--variants",
         default=None,
         help="comma-separated variant names to run (default: all): 'hybrid (defaults)', "
-        "'dense only', 'no relevance floor', and rrf_k=, per_article=, candidates= at values "
+        "'dense only', 'no relevance floor', 'BM25 on every word', and rrf_k=, per_article=, "
+        "candidates= at values "
         "other than the defaults (rrf_k 10/20/60, per_article 1/2/3, candidates 20/40/80, "
         "quote_chars 420/600/800, rerank 0/10/20, lexical_max_df 0.05/0.1/1.0, "
         "lexical_max_terms 0/3/4/5)",

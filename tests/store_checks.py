@@ -1,4 +1,4 @@
-"""Look into a store directly (raw chromadb and sqlite3, not through newsbot) and run the CLI.
+"""Look into a store directly (raw chromadb and tantivy, not through newsbot) and run the CLI.
 
 The reliability tests use these to check what is really on disk after a crash, an outage or a
 failed write: every article whole (registry entry, all its chunks, all its lexical rows) or
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -66,8 +65,7 @@ def read_state(client: Any, lexical: Path, prefix: str = "newsbot") -> StoreStat
     registry = _all(client.get_collection(articles_name), ["metadatas"])
     chunks = _all(client.get_collection(chunks_name), ["metadatas", "embeddings"])
     pending = client.get_collection(pending_name).get()["ids"] if pending_name in names else []
-    with sqlite3.connect(lexical) as db:
-        rows = db.execute("SELECT article_id, idx FROM chunks").fetchall()
+    rows = _lexical_rows(lexical)
     return StoreState(
         registry={
             i: int(m["chunks"]) for i, m in zip(registry["ids"], registry["metadatas"], strict=True)
@@ -88,7 +86,7 @@ def read_embedded(path: Path, lexical: Path | None = None) -> StoreState:
         path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
     )
     try:
-        return read_state(client, lexical or path / "newsbot-lexical.sqlite3")
+        return read_state(client, lexical or path / "newsbot-lexical")
     finally:
         client.clear_system_cache()  # let the next open (another process, too) start fresh
 
@@ -147,9 +145,9 @@ def kill_during_write(
     """SIGKILL ``process`` in the middle of its ``nth`` (or a later) write.
 
     A write marks the lexical index "writing" before its first store write and clears the mark
-    when the batch is done; its lexical rows go in after its chunks and before its registry
-    entries. So "writing" with more lexical rows than when the write began means: chunks and
-    lexical rows written, registry entries not yet (or not all) -- the worst moment to die.
+    when the batch is done; its lexical rows go in beside its chunks and before its registry
+    entries. So "writing" with more lexical rows than when the write began means: lexical rows
+    (and chunks, or some) written, registry entries not yet -- the worst moment to die.
     With ``after_rows=False`` the kill comes as soon as the write starts (a reindex rewrites
     as many rows as it removes, so the count does not tell).
     """
@@ -174,13 +172,35 @@ def kill_during_write(
     raise AssertionError(f"write {nth} did not start within {timeout} s")
 
 
+def _lexical_rows(lexical: Path) -> list[tuple[str, int]]:
+    """(article id, chunk index) of every row the lexical index's last commit holds."""
+    import tantivy
+
+    searcher = tantivy.Index.open(str(lexical)).searcher()
+    if not searcher.num_docs:
+        return []
+    hits = searcher.search(tantivy.Query.all_query(), searcher.num_docs).hits
+    docs = [searcher.doc(address) for _, address in hits]
+    return [(d["article_id"][0], int(d["idx"][0])) for d in docs]
+
+
+# Lexical indexes polled by kill_during_write, kept open: reloading one takes ~0.2 ms,
+# opening it several, long enough to miss the moment between a write's steps.
+_OPENED: dict[Path, Any] = {}
+
+
 def _lexical_progress(lexical: Path) -> tuple[str | None, int]:
-    if not lexical.exists():
-        return None, 0
+    import tantivy
+
+    opened = _OPENED
+
     try:
-        with sqlite3.connect(lexical, timeout=0.05) as db:
-            row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-            rows = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-    except sqlite3.Error:
-        return None, 0  # being created, or locked for a moment: look again
-    return (row[0] if row else None), rows
+        meta = json.loads((lexical / "newsbot-meta.json").read_text())
+        if lexical not in opened:
+            opened[lexical] = tantivy.Index.open(str(lexical))
+        opened[lexical].reload()
+        rows = int(opened[lexical].searcher().num_docs)
+    except (OSError, ValueError):
+        opened.pop(lexical, None)
+        return None, 0  # being created, or replaced for a moment: look again
+    return meta.get("fingerprint"), rows

@@ -135,8 +135,9 @@ class StoreSettings(_Section):
     )
     lexical_path: Path | None = Field(
         None,
-        description="SQLite file of the BM25 index. Default: inside `path` for the embedded "
-        "store, in the user cache directory for a server. Rebuilt from Chroma when missing.",
+        description="Folder of the BM25 index (tantivy). Default: inside `path` for the "
+        "embedded store, in the user cache directory for a server. Rebuilt from Chroma when "
+        "missing.",
     )
 
     @field_validator("url")

@@ -18,7 +18,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -134,9 +134,11 @@ class Library:
         # one failed (measured with a file size limit), so failing fast beats hanging the bot.
         self._writes_refused: str | None = None
         # BM25 needs only the question's words, so it runs beside the question's embedding and
-        # dense search (SQLite and onnxruntime release the GIL): a question waits for the
+        # dense search (tantivy and onnxruntime release the GIL): a question waits for the
         # slower of the two, not their sum (README, question latency).
         self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
+        # A write's BM25 rows are committed beside its Chroma chunks, not after them.
+        self._lexical_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-write")
 
     @classmethod
     def open(
@@ -184,6 +186,7 @@ class Library:
 
     def close(self) -> None:
         self._lexical_worker.shutdown(wait=True)
+        self._lexical_writer.shutdown(wait=True)
         self.sentences.close()
         self.lexical.close()
         self.store.close()
@@ -425,9 +428,10 @@ class Library:
     ) -> None:
         """Embed and write articles: the one indexing path of ingest, import and reindex.
 
-        Order: journal entry, chunks, lexical rows, registry entry (which marks the article
-        done for readers), then the journal entry goes. A crash anywhere leaves the journal
-        entry for :meth:`ChromaStore.recover` and a lexical index marked for a rebuild.
+        Order: journal entry, chunks and lexical rows (side by side: tantivy's commit runs
+        while Chroma writes), registry entry (which marks the article done for readers), then
+        the journal entry goes. A crash anywhere leaves the journal entry for
+        :meth:`ChromaStore.recover` and a lexical index marked for a rebuild.
 
         Args:
             items: the articles, each with the registry entry it replaces (None when new).
@@ -450,8 +454,14 @@ class Library:
             replaced = [prev.article_id for _, prev in items if prev is not None]
             if replaced:
                 store.delete_chunks(replaced)
-            store.write_chunks(stored)
-            self.lexical.replace_articles(ids, [c for s in stored for c in s.chunks])
+            lexical = self._lexical_writer.submit(
+                self.lexical.replace_articles, ids, [c for s in stored for c in s.chunks]
+            )
+            try:
+                store.write_chunks(stored)
+            finally:
+                wait([lexical])  # neither write outlives this one
+            lexical.result()
             store.write_records(stored)
             store.end_writes(ids)
         except BaseException as error:
@@ -784,12 +794,17 @@ def _lexical_path(settings: Settings) -> Path:
     if store.lexical_path is not None:
         return store.lexical_path
     if not store.url:
-        return store.path / f"{store.collection}-lexical.sqlite3"
-    import os
+        path = store.path / f"{store.collection}-lexical"
+    else:
+        import os
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    digest = hashlib.sha256(f"{store.url}\0{store.collection}".encode()).hexdigest()[:16]
-    return cache / "newsbot" / f"lexical-{digest}.sqlite3"
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        digest = hashlib.sha256(f"{store.url}\0{store.collection}".encode()).hexdigest()[:16]
+        path = cache / "newsbot" / f"lexical-{digest}"
+    # The SQLite FTS5 index of newsbot before 2026-11-26, beside it: derived data, replaced.
+    for old in ("", "-wal", "-shm"):
+        path.with_name(path.name + ".sqlite3" + old).unlink(missing_ok=True)
+    return path
 
 
 __all__ = ["Library", "NewsbotError", "content_hash", "normalise_url"]

@@ -69,12 +69,12 @@ def test_export_embedded_import_into_server_round_trip(
     with chroma_server(tmp_path / "chroma") as url:
         monkeypatch.delenv("NEWSBOT_STORE__PATH")
         monkeypatch.setenv("NEWSBOT_STORE__URL", url)
-        monkeypatch.setenv("NEWSBOT_STORE__LEXICAL_PATH", str(tmp_path / "server-lexical.db"))
+        monkeypatch.setenv("NEWSBOT_STORE__LEXICAL_PATH", str(tmp_path / "server-lexical"))
         result = runner.invoke(app, ["import", str(exported), "--json"])
         assert result.exit_code == 0, result.stderr
         assert {r["status"] for r in json.loads(result.stdout)} == {"added"}
 
-        server = load_settings(store={"url": url, "lexical_path": tmp_path / "server-lexical.db"})
+        server = load_settings(store={"url": url, "lexical_path": tmp_path / "server-lexical"})
         with Library.open(server, embedder=embedder) as library:
             assert _everything(library) == source  # ids, titles, dates, added_at/by, text
             assert _answers(library) == source_answers
@@ -83,7 +83,7 @@ def test_export_embedded_import_into_server_round_trip(
             port=int(url.rsplit(":", 1)[1]),
             settings=ChromaSettings(anonymized_telemetry=False),
         )
-        read_state(client, tmp_path / "server-lexical.db").assert_whole_articles()
+        read_state(client, tmp_path / "server-lexical").assert_whole_articles()
 
         # Importing the same file again changes nothing.
         result = runner.invoke(app, ["import", str(exported), "--json"])

@@ -1,11 +1,16 @@
-"""The BM25 side: leaving out words most chunks share, and finding an article's rows by index."""
+"""The BM25 side: leaving out words most chunks share, replacing an article's rows, and an
+index folder that is missing, older, damaged or someone else's."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
+import threading
 from pathlib import Path
 
-from newsbot.index.lexical import LexicalIndex
+import pytest
+
+from newsbot.errors import StoreError
+from newsbot.index.lexical import LexicalIndex, question_stems
 from newsbot.models import Chunk
 
 
@@ -19,14 +24,27 @@ def news(n: int) -> list[Chunk]:
         chunk(f"a{i}", 0, f"Markets were calm on day {i} as traders waited.") for i in range(n)
     ]
     chunks[7] = chunk("a7", 0, "Markets fell as the Taliban took the Panjshir valley.")
-    chunks[9] = chunk("a9", 0, "Markets fell on covid 19 fears as traders waited.")
+    chunks[9] = chunk("a9", 0, "Markets fell on covid fears as traders waited.")
     return chunks
 
 
+def test_question_words_are_stemmed_like_the_index() -> None:
+    # Stopwords go; plurals, case and accents meet the indexed stems; numbers stay.
+    assert question_stems("What did the Élections in Zürich decide about 2,000 markets?") == [
+        "elect",
+        "zurich",
+        "decid",
+        "2",
+        "000",
+        "market",
+    ]
+    assert question_stems("Who was it?") == []
+
+
 def test_words_most_chunks_share_are_left_out(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     index.replace_articles([], news(2500))
-    assert index._row_count() == index.count() == 2500
+    assert index.count() == 2500
     # "markets" is in every chunk: with it, BM25 lists them all; without it, the one that
     # names the valley (the stemmed form "market" is what the index counts).
     assert len(index.search("markets Panjshir", 3000)) == 2500
@@ -36,17 +54,13 @@ def test_words_most_chunks_share_are_left_out(tmp_path: Path) -> None:
     # When every word is common, the rarest ("traders": 2,499 chunks) is still searched.
     common = index.search("markets traders", 3000, max_df=0.1)
     assert len(common) == 2499 and "a7" not in {h.chunk.article_id for h in common}
-    # A word of two tokens to the index ("covid_19": a phrase) counts as rare as its rarest.
-    assert [h.chunk.article_id for h in index.search("markets covid_19", 3000, max_df=0.1)] == [
-        "a9"
-    ]
     # Words the index does not hold are no reason to drop the ones it does.
     assert len(index.search("markets zanzibar", 3000, max_df=0.1)) == 2500
     assert index.search("zanzibar quokka", 10, max_df=0.1) == []
 
 
 def test_only_the_rarest_words_are_searched(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     chunks = [chunk(f"a{i}", 0, f"Oil prices rose on day {i}.") for i in range(30)]
     chunks[3] = chunk("a3", 0, "Oil prices rose as Panjshir fell.")
     chunks[4] = chunk("a4", 0, "Gold and oil prices rose.")
@@ -61,13 +75,23 @@ def test_only_the_rarest_words_are_searched(tmp_path: Path) -> None:
 
 def test_a_small_library_keeps_every_word(tmp_path: Path) -> None:
     """Under PRUNE_FLOOR chunks nothing is left out: 10 % of 40 chunks is a handful."""
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     index.replace_articles([], news(40))
     assert len(index.search("markets Panjshir", 100, max_df=0.1)) == 40
 
 
-def test_an_articles_rows_are_replaced_and_removed_by_index(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+def test_hits_carry_the_whole_chunk_best_first(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
+    text = "Before. The Taliban said they took the Panjshir valley on Monday."
+    index.replace_articles([], [*news(40), Chunk("b1", 3, 8, len(text), text[8:])])
+    hits = index.search("Panjshir valley Taliban Monday", 5)
+    assert hits[0].chunk == Chunk("b1", 3, 8, len(text), text[8:])
+    assert [h.chunk.article_id for h in hits] == ["b1", "a7"]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_an_articles_rows_are_replaced_and_removed(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
     index.replace_articles([], news(40))
     index.replace_articles(["a7"], [chunk("a7", 0, "Oil rose."), chunk("a7", 1, "Gold fell.")])
     assert index.count() == 41
@@ -79,47 +103,64 @@ def test_an_articles_rows_are_replaced_and_removed_by_index(tmp_path: Path) -> N
     assert index.count() == 0 and not index.search("markets", 10)
 
 
-def test_an_index_written_before_article_rows_is_indexed_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "lexical.sqlite3"
-    LexicalIndex(path).replace_articles([], news(40))
-    with sqlite3.connect(path) as db:  # what an older newsbot left: no article_rows
-        db.execute("DROP TABLE article_rows")
-    index = LexicalIndex(path)
-    index.remove_articles(["a7"])
-    assert index.count() == 39 and not index.search("Panjshir", 10)
-    assert len(index.search("markets", 100)) == 39
+def test_writes_and_meta_are_seen_by_another_opening(tmp_path: Path) -> None:
+    """Two openings of one folder (another process in server mode shares the cache): each
+    sees the other's committed writes and meta, and neither keeps the writer's lock."""
+    path = tmp_path / "lexical"
+    first, second = LexicalIndex(path), LexicalIndex(path)
+    first.replace_articles([], news(40))
+    first.set_meta("fingerprint", "abc")
+    second._index.reload()
+    assert second.count() == 40 and second.get_meta("fingerprint") == "abc"
+    second.remove_articles(["a7"])
+    first._index.reload()
+    assert first.count() == 39 and not first.search("Panjshir", 5)
+    assert LexicalIndex(path).get_meta("fingerprint") == "abc"
 
 
-def test_removing_looks_the_rows_up(tmp_path: Path) -> None:
-    """Deleting by article id went through every FTS row; now it looks the rows up."""
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
-    index.replace_articles([], [chunk(f"a{i}", 0, f"Story {i} of many.") for i in range(20000)])
-    plan = " ".join(
-        str(row[-1])
-        for row in index._db.execute(
-            "EXPLAIN QUERY PLAN DELETE FROM chunks WHERE rowid IN"
-            " (SELECT row FROM article_rows WHERE article_id = ?)",
-            ("a1",),
-        )
-    )
-    assert "article_rows USING PRIMARY KEY (article_id=?)" in plan
-    index.remove_articles([f"a{i}" for i in range(100)])
-    assert index.count() == 19900 and not index.search("42", 10)
-    assert [h.chunk.article_id for h in index.search("142", 10)] == ["a142"]
-
-
-def test_word_counts_follow_every_write(tmp_path: Path) -> None:
-    """Chunk counts per word are remembered between questions, never across a write, whether
-    this index or another process made it."""
-    path = tmp_path / "lexical.sqlite3"
-    index = LexicalIndex(path)
+def test_searches_run_while_a_write_is_under_way(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
     index.replace_articles([], news(2500))
-    assert [h.chunk.article_id for h in index.search("traders Panjshir", 10, max_df=0.1)] == ["a7"]
-    # Panjshir becomes common here: left out, the rarer "quokka" is what is searched.
-    valley = [chunk(f"v{i}", 0, f"Panjshir report {i} about a quokka.") for i in range(1200)]
-    index.replace_articles([], valley)
-    hits = index.search("Panjshir quokka", 2000, max_df=0.1)
-    assert len(hits) == 1200 and "a7" not in {h.chunk.article_id for h in hits}
-    # Another process removes them: Panjshir is rare again to this index.
-    LexicalIndex(path).remove_articles([f"v{i}" for i in range(1200)])
-    assert [h.chunk.article_id for h in index.search("Panjshir quokka", 10, max_df=0.1)] == ["a7"]
+    found: list[int] = []
+    writing = threading.Thread(
+        target=index.replace_articles,
+        args=([], [chunk(f"b{i}", 0, f"Bond yields rose on day {i}.") for i in range(5000)]),
+    )
+    writing.start()
+    while writing.is_alive():
+        found.append(len(index.search("Panjshir", 5)))
+    writing.join()
+    # Every search saw a whole snapshot: before the write or after it, never a half.
+    assert found and set(found) == {1}
+    assert index.count() == 7500 and len(index.search("bond yields", 10_000)) == 5000
+
+
+def test_an_older_or_damaged_index_starts_empty_and_unmarked(tmp_path: Path) -> None:
+    """An empty index without a fingerprint: the library rebuilds it from Chroma."""
+    old = tmp_path / "lexical.sqlite3"  # the SQLite FTS5 file of an older newsbot
+    old.write_bytes(b"SQLite format 3\x00" + bytes(4080))
+    index = LexicalIndex(old)
+    assert old.is_dir() and index.count() == 0 and index.get_meta("fingerprint") is None
+    index.replace_articles([], news(40))
+    index.set_meta("fingerprint", "abc")
+    (old / "meta.json").write_text("{ not json")  # tantivy's own record, damaged
+    index = LexicalIndex(old)
+    assert index.count() == 0 and index.get_meta("fingerprint") is None
+    index.replace_articles([], news(40))
+    meta = old / "newsbot-meta.json"
+    meta.write_text(json.dumps({"format": "tantivy-0", "fingerprint": "abc"}))
+    assert LexicalIndex(old).count() == 0  # another format: replaced
+
+
+def test_a_folder_of_other_files_is_refused_not_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(StoreError, match="is not a lexical index of newsbot"):
+        LexicalIndex(folder)
+    assert (folder / "notes.txt").read_text() == "keep me"
+    other = tmp_path / "notes.txt"
+    other.write_text("keep me too")
+    with pytest.raises(StoreError, match="is not a lexical index of newsbot"):
+        LexicalIndex(other)
+    assert other.read_text() == "keep me too"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,11 +14,12 @@ import numpy as np
 import pytest
 
 from newsbot.config import Settings
-from newsbot.errors import ArticleNotFoundError, ModelMismatchError
+from newsbot.errors import ArticleNotFoundError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library, normalise_url
 from newsbot.models import QUOTE_GAP, Article, IngestStatus, Quote
 from tests.conftest import FIXTURES
+from tests.store_checks import read_embedded
 
 SAMPLE_URL = "https://www.voanews.com/a/massoud-vows-to-fight-on/6214433.html"
 
@@ -262,14 +264,47 @@ def test_persistence_and_lexical_rebuild(
         added = library.add_article(sample_article(sample_text), origin="a")
         lexical_path = Path(library.lexical.path)
     # The lexical index is derived data: delete it and it is rebuilt from Chroma on open.
-    lexical_path.unlink()
-    for extra in lexical_path.parent.glob(lexical_path.name + "-*"):
-        extra.unlink()
+    shutil.rmtree(lexical_path)
     with Library.open(settings, embedder=embedder) as library:
         assert library.lexical.count() == added.chunks
         hits = library.lexical.search("Zabiullah Mujahid", 5)
         assert hits and "Mujahid" in hits[0].chunk.text
         assert library.ask("What did Zabiullah Mujahid say?").answered
+
+
+def test_an_older_sqlite_lexical_index_is_replaced_on_open(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """A store from before tantivy: its FTS5 files go, and the index is built from Chroma."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        lexical_path = Path(library.lexical.path)
+    shutil.rmtree(lexical_path)
+    old = [settings.store.path / f"newsbot-lexical.sqlite3{end}" for end in ("", "-wal", "-shm")]
+    for path in old:
+        path.write_bytes(b"SQLite format 3\x00" + bytes(100))
+    with Library.open(settings, embedder=embedder) as library:
+        assert not any(path.exists() for path in old)
+        assert library.lexical.count() == added.chunks
+        assert library.ask("What did Zabiullah Mujahid say?").answered
+
+
+def test_a_failed_lexical_write_leaves_no_half_article(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """BM25 rows are committed beside Chroma's chunks: when that commit fails (its folder
+    vanished here), the article is not registered, and the next open makes all whole."""
+    with Library.open(settings, embedder=embedder) as library:
+        kept = library.add_text("Harbour reopens\nThe harbour reopened on Friday after repairs.")
+        shutil.rmtree(library.lexical.path)
+        with pytest.raises(StoreError, match=r"the lexical index .* failed"):
+            library.add_article(sample_article(sample_text), origin="a")
+        assert library.stats().articles == 1
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.stats().articles == 1
+        assert library.lexical.count() == kept.chunks
+        assert library.ask("When did the harbour reopen?").answered
+    read_embedded(settings.store.path).assert_whole_articles()
 
 
 def test_stale_lexical_index_is_rebuilt(

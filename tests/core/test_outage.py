@@ -23,7 +23,7 @@ def test_server_outage_raises_store_error_and_the_same_library_recovers(
     tmp_path: Path, embedder: Embedder, sample_text: str
 ) -> None:
     data, port = tmp_path / "data", free_port()
-    lexical = tmp_path / "lexical.sqlite3"
+    lexical = tmp_path / "lexical"
     url = f"http://127.0.0.1:{port}"
     settings = load_settings(store={"url": url, "lexical_path": lexical})
     with chroma_server(data, port):
@@ -63,7 +63,7 @@ def test_server_outage_raises_store_error_and_the_same_library_recovers(
 
 def test_store_errors_never_show_url_credentials(tmp_path: Path) -> None:
     url = f"http://newsbot:hunter2secret@127.0.0.1:{free_port()}"
-    settings = load_settings(store={"url": url, "lexical_path": tmp_path / "lexical.sqlite3"})
+    settings = load_settings(store={"url": url, "lexical_path": tmp_path / "lexical"})
     with pytest.raises(StoreError) as raised:
         Library.open(settings)
     assert "hunter2secret" not in str(raised.value) and "newsbot:" not in str(raised.value)

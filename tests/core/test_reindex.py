@@ -63,7 +63,7 @@ def test_reindex_to_another_model_killed_then_rerun(
     env = cli_env(store__path=str(store), embedding__model=other_model)
     with (tmp_path / "reindex.log").open("wb") as log:
         first = subprocess.Popen(newsbot("reindex"), env=env, stdout=log, stderr=log)
-        kill_during_write(first, store / "newsbot-lexical.sqlite3", nth=2, after_rows=False)
+        kill_during_write(first, store / "newsbot-lexical", nth=2, after_rows=False)
 
     # Killed: the new generation is half built beside the old one, which still answers.
     target = generation_names("newsbot", next_generation(other_model + INT8, ""))[1]

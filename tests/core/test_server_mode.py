@@ -22,7 +22,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def server_settings(url: str, cache: Path, collection: str) -> Settings:
     return load_settings(
-        store={"url": url, "collection": collection, "lexical_path": cache / "lexical.sqlite3"}
+        store={"url": url, "collection": collection, "lexical_path": cache / "lexical"}
     )
 
 
