@@ -17,7 +17,7 @@ from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library, normalise_url
-from newsbot.models import QUOTE_GAP, Article, IngestStatus, Quote
+from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
 from tests.store_checks import read_embedded
 
@@ -257,12 +257,19 @@ def test_remove_deletes_article_and_chunks(stocked: Library) -> None:
         stocked.remove(record.article_id)
 
 
+def stored_sample(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> tuple[IngestResult, Path]:
+    """The sample article added to a closed library, and where its lexical index lives."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        return added, Path(library.lexical.path)
+
+
 def test_persistence_and_lexical_rebuild(
     settings: Settings, embedder: Embedder, sample_text: str
 ) -> None:
-    with Library.open(settings, embedder=embedder) as library:
-        added = library.add_article(sample_article(sample_text), origin="a")
-        lexical_path = Path(library.lexical.path)
+    added, lexical_path = stored_sample(settings, embedder, sample_text)
     # The lexical index is derived data: delete it and it is rebuilt from Chroma on open.
     shutil.rmtree(lexical_path)
     with Library.open(settings, embedder=embedder) as library:
@@ -276,9 +283,7 @@ def test_an_older_sqlite_lexical_index_is_replaced_on_open(
     settings: Settings, embedder: Embedder, sample_text: str
 ) -> None:
     """A store from before tantivy: its FTS5 files go, and the index is built from Chroma."""
-    with Library.open(settings, embedder=embedder) as library:
-        added = library.add_article(sample_article(sample_text), origin="a")
-        lexical_path = Path(library.lexical.path)
+    added, lexical_path = stored_sample(settings, embedder, sample_text)
     shutil.rmtree(lexical_path)
     old = [settings.store.path / f"newsbot-lexical.sqlite3{end}" for end in ("", "-wal", "-shm")]
     for path in old:
@@ -406,3 +411,35 @@ def test_rerank_fuses_retrieval_and_quote_order() -> None:
     # a2: 1/4 + 1/2 beats a0: 1/2 + 1/6 (first retrieved, worst quote), a1: 1/3 + 1/4 and
     # a3: 1/5 + 1/3; a4 is low on both.
     assert order == ["a2", "a0", "a1", "a3", "a4"]
+
+
+def test_chunks_stored_by_an_older_newsbot_still_answer(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Chunk texts were Chroma documents before 2026-11-26 (now metadata): both are read."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    added, lexical_path = stored_sample(settings, embedder, sample_text)
+    client = chromadb.PersistentClient(
+        path=str(settings.store.path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    chunks = client.get_collection("newsbot_chunks")
+    got = chunks.get(include=["metadatas", "embeddings"])
+    assert all("text" in m for m in got["metadatas"])
+    old = [{k: v for k, v in m.items() if k != "text"} for m in got["metadatas"]]
+    chunks.delete(ids=got["ids"])
+    chunks.add(
+        ids=got["ids"],
+        embeddings=got["embeddings"],
+        metadatas=old,
+        documents=[m["text"] for m in got["metadatas"]],
+    )
+    client.clear_system_cache()
+    shutil.rmtree(lexical_path)  # rebuilt from the old chunks' documents on open
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.lexical.count() == added.chunks
+        answer = library.ask("What did Zabiullah Mujahid say?")
+        assert answer.answered and "Mujahid" in answer.passages[0].passage.chunk.text
+        first = answer.passages[0].passage.chunk
+        assert sample_text[first.start : first.end] == first.text

@@ -340,12 +340,20 @@ class ChromaStore:
         vectors = np.concatenate([a.vectors for a in articles])
         for start in range(0, len(chunks), self.max_batch):
             batch = chunks[start : start + self.max_batch]
+            # The text goes in the metadata, not the document: embedded Chroma indexes every
+            # document for a full-text search newsbot never asks for (BM25 is tantivy's), which
+            # cost about as much CPU as the rest of the write (README, "How it works").
             self._chunks.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors[start : start + len(batch)],
-                documents=[c.text for c in batch],
                 metadatas=[
-                    {"article_id": c.article_id, "index": c.index, "start": c.start, "end": c.end}
+                    {
+                        "article_id": c.article_id,
+                        "index": c.index,
+                        "start": c.start,
+                        "end": c.end,
+                        "text": c.text,
+                    }
                     for c in batch
                 ],
             )
@@ -630,13 +638,16 @@ def _record(article_id: str, meta: dict[str, Any] | Any) -> ArticleRecord:
     )
 
 
-def _chunk(meta: dict[str, Any] | Any, text: str) -> Chunk:
+def _chunk(meta: dict[str, Any] | Any, document: str | None) -> Chunk:
+    """A stored chunk; its text is in the metadata, or (written before 2026-11-26) the
+    document."""
+    text = meta.get("text")
     return Chunk(
         article_id=str(meta["article_id"]),
         index=int(meta["index"]),
         start=int(meta["start"]),
         end=int(meta["end"]),
-        text=text,
+        text=text if isinstance(text, str) else document or "",
     )
 
 
