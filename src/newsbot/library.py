@@ -18,7 +18,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -101,8 +101,52 @@ def _article_id(article: Article, url_key: str | None, digest: str) -> str:
     return "a" + hashlib.sha256(basis.encode()).hexdigest()[:15]
 
 
+def _done() -> Future[None]:
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
+
+
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclasses.dataclass(eq=False)
+class _Batch:
+    """One ingest batch from its checks to its write (Library._start_batch)."""
+
+    results: dict[int, IngestResult] = dataclasses.field(default_factory=dict)
+    # (position in the batch, origin, article, the registry entry it replaces)
+    to_write: list[tuple[int, str, StoredArticle, ArticleRecord | None]] = dataclasses.field(
+        default_factory=list
+    )
+    vectors: Future[np.ndarray] = dataclasses.field(default_factory=Future)
+    written: Future[None] = dataclasses.field(default_factory=_done)
+    abandoned: bool = False  # the ingest stopped first: the queued write is skipped
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _with_vectors(
+    items: list[tuple[StoredArticle, ArticleRecord | None]], vectors: np.ndarray
+) -> list[tuple[StoredArticle, ArticleRecord | None]]:
+    """The articles with their chunks' rows of ``vectors`` (in chunk order)."""
+    placed = []
+    offset = 0
+    for s, previous in items:
+        n = len(s.chunks)
+        placed.append((dataclasses.replace(s, vectors=vectors[offset : offset + n]), previous))
+        offset += n
+    return placed
 
 
 class Library:
@@ -139,6 +183,12 @@ class Library:
         self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
         # A write's BM25 rows are committed beside its Chroma chunks, not after them.
         self._lexical_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-write")
+        # Ingest stores a batch on this thread while the next is embedded; one thread, so
+        # batches are stored in the order they were checked.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
+        # Articles checked and queued for writing, not yet in the registry (_start_batch).
+        self._inflight: list[StoredArticle] = []
+        self._inflight_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -186,6 +236,7 @@ class Library:
 
     def close(self) -> None:
         self._lexical_worker.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
         self._lexical_writer.shutdown(wait=True)
         self.sentences.close()
         self.lexical.close()
@@ -225,14 +276,22 @@ class Library:
         with self._write_lock:
             self._check_writable()
             self._recover_locked()  # another process may have crashed since we opened
-        batch: list[Item] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) >= INGEST_BATCH:
-                yield from self._add_batch(batch, added_by)
-                batch = []
-        if batch:
-            yield from self._add_batch(batch, added_by)
+        # Two batches in flight: this thread embeds the next while the writer thread stores
+        # the one before (Chroma's writes keep one core busy, the model both).
+        started: list[_Batch] = []
+        try:
+            for batch in _batches(items, INGEST_BATCH):
+                started.append(self._start_batch(batch, added_by))
+                if len(started) == 2:
+                    yield from self._finish_batch(started.pop(0))
+            while started:
+                yield from self._finish_batch(started.pop(0))
+        finally:
+            # Stopped early (an error, or the caller stopped reading): a batch not reported is
+            # not written either, unless its write had begun (it ends: articles stay whole).
+            for batch_left in started:
+                batch_left.abandoned = True
+            wait([b.written for b in started])
 
     def add_article(
         self, article: Article, *, origin: str, added_by: str | None = None
@@ -276,8 +335,7 @@ class Library:
         return self.add_article(article, origin=origin, added_by=added_by)
 
     def _add_batch(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
-        with self._write_lock:
-            return self._add_batch_locked(batch, added_by)
+        return self._finish_batch(self._start_batch(batch, added_by))
 
     def _after_failed_write(self, store: ChromaStore, error: BaseException) -> None:
         self._unfinished = True
@@ -291,11 +349,66 @@ class Library:
         if self._writes_refused:
             raise StoreError(self._writes_refused)
 
-    def _add_batch_locked(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
+    def _start_batch(self, batch: list[Item], added_by: str | None) -> _Batch:
+        """Check and chunk a batch, queue its write, and embed it on this thread; the write
+        runs on the writer thread once the vectors are there and earlier batches are stored.
+
+        Articles queued and not yet stored count as stored for the duplicate checks of the
+        batches after them (this ingest's or another's).
+        """
         self._check_writable()
         if self._unfinished:
-            self._recover_locked()
-        results: dict[int, IngestResult] = {}
+            with self._write_lock:
+                self._recover_locked()
+        with self._inflight_lock:
+            job = self._check_batch(batch, added_by)
+            if job.to_write:
+                self._inflight.extend(s for _, _, s, _ in job.to_write)
+                job.written = self._writer.submit(self._write_batch, job)
+        if job.to_write:
+            try:
+                pairs = [(s.record.title, c) for _, _, s, _ in job.to_write for c in s.chunks]
+                job.vectors.set_result(self._chunk_vectors(pairs))
+            except BaseException as error:
+                job.vectors.set_exception(error)  # the queued write raises it instead
+        return job
+
+    def _write_batch(self, job: _Batch) -> None:
+        """The writer thread's part of a batch: store it whole, or (abandoned) not at all."""
+        try:
+            vectors = job.vectors.result()
+            if job.abandoned:
+                return
+            with self._write_lock:
+                self._check_writable()
+                if self._unfinished:
+                    self._recover_locked()
+                self._store_articles(
+                    _with_vectors([(s, prev) for _, _, s, prev in job.to_write], vectors)
+                )
+        finally:
+            with self._inflight_lock:
+                done = {id(s) for _, _, s, _ in job.to_write}
+                self._inflight = [s for s in self._inflight if id(s) not in done]
+
+    def _finish_batch(self, job: _Batch) -> list[IngestResult]:
+        """Wait for the batch's write; its results, in input order."""
+        job.written.result()
+        results = dict(job.results)
+        for position, origin, stored, previous in job.to_write:
+            results[position] = IngestResult(
+                origin,
+                IngestStatus.UPDATED if previous else IngestStatus.ADDED,
+                article_id=stored.record.article_id,
+                title=stored.record.title,
+                chunks=stored.record.chunks,
+            )
+        return [results[i] for i in sorted(results)]
+
+    def _check_batch(self, batch: list[Item], added_by: str | None) -> _Batch:
+        """Sort a batch into failures, duplicates and articles to write (chunked)."""
+        job = _Batch()
+        results = job.results
         pending: list[tuple[int, str, Article, str | None, str]] = []
         for position, (origin, item) in enumerate(batch):
             if isinstance(item, Article):
@@ -307,8 +420,13 @@ class Library:
         by_url = self.store.find_records("url_key", [p[3] for p in pending if p[3]])
         by_hash = self.store.find_records("content_hash", [p[4] for p in pending])
         by_id = self.store.get_records([p[2].id for p in pending if p[2].id])
+        for queued in self._inflight:  # newer than what the store holds
+            if queued.url_key:
+                by_url[queued.url_key] = queued.record
+            by_hash[queued.record.content_hash] = queued.record
+            by_id[queued.record.article_id] = queued.record
 
-        to_write: list[tuple[int, str, StoredArticle, ArticleRecord | None]] = []
+        to_write = job.to_write
         seen_urls: dict[str, str] = {}
         seen_hashes: dict[str, str] = {}
         for position, origin, article, url_key, digest in pending:
@@ -356,17 +474,7 @@ class Library:
             if url_key:
                 seen_urls[url_key] = article_id
 
-        if to_write:
-            self._write([(s, prev) for _, _, s, prev in to_write])
-        for position, origin, stored, previous in to_write:
-            results[position] = IngestResult(
-                origin,
-                IngestStatus.UPDATED if previous else IngestStatus.ADDED,
-                article_id=stored.record.article_id,
-                title=stored.record.title,
-                chunks=stored.record.chunks,
-            )
-        return [results[i] for i in sorted(results)]
+        return job
 
     def _chunk_vectors(self, chunks: list[tuple[str, Chunk]]) -> np.ndarray:
         """The vectors of ``(article title, chunk)`` pairs, as ``chunking.vectors`` says."""
@@ -426,7 +534,17 @@ class Library:
         items: list[tuple[StoredArticle, ArticleRecord | None]],
         store: ChromaStore | None = None,
     ) -> None:
-        """Embed and write articles: the one indexing path of ingest, import and reindex.
+        """Embed and store articles in one go (a reindex; ingest embeds and stores a batch on
+        two threads, see :meth:`_start_batch`)."""
+        vectors = self._chunk_vectors([(s.record.title, c) for s, _ in items for c in s.chunks])
+        self._store_articles(_with_vectors(items, vectors), store)
+
+    def _store_articles(
+        self,
+        items: list[tuple[StoredArticle, ArticleRecord | None]],
+        store: ChromaStore | None = None,
+    ) -> None:
+        """Write embedded articles: the one storing path of ingest, import and reindex.
 
         Order: journal entry, chunks and lexical rows (side by side: tantivy's commit runs
         while Chroma writes), registry entry (which marks the article done for readers), then
@@ -434,19 +552,12 @@ class Library:
         :meth:`ChromaStore.recover` and a lexical index marked for a rebuild.
 
         Args:
-            items: the articles, each with the registry entry it replaces (None when new).
+            items: the articles with their vectors, each with the registry entry it replaces
+                (None when new).
             store: where to write; the live store unless a reindex builds another generation.
         """
         store = store or self.store
-        vectors = self._chunk_vectors([(s.record.title, c) for s, _ in items for c in s.chunks])
-        stored: list[StoredArticle] = []
-        offset = 0
-        for s, _ in items:
-            n = len(s.chunks)
-            stored.append(
-                StoredArticle(s.record, s.text, s.chunks, vectors[offset : offset + n], s.url_key)
-            )
-            offset += n
+        stored = [s for s, _ in items]
         ids = [s.record.article_id for s in stored]
         try:
             store.begin_writes([(s.record.article_id, s.record.content_hash) for s in stored])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import shutil
@@ -19,7 +20,7 @@ from newsbot.index.embedder import Embedder
 from newsbot.library import Library, normalise_url
 from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
-from tests.store_checks import read_embedded
+from tests.store_checks import read_embedded, short_reuters
 
 SAMPLE_URL = "https://www.voanews.com/a/massoud-vows-to-fight-on/6214433.html"
 
@@ -443,3 +444,58 @@ def test_chunks_stored_by_an_older_newsbot_still_answer(
         assert answer.answered and "Mujahid" in answer.passages[0].passage.chunk.text
         first = answer.passages[0].passage.chunk
         assert sample_text[first.start : first.end] == first.text
+
+
+def reuters_items(count: int, *, skip: int = 0) -> list[tuple[str, Article]]:
+    return [
+        (
+            f"eval:{a['id']}",
+            Article(
+                title=a["title"],
+                text=a["text"],
+                url=f"https://news.example/{a['id']}",
+                id=a["id"],
+            ),
+        )
+        for a in short_reuters(count, skip=skip)
+    ]
+
+
+def test_a_later_batch_sees_the_articles_of_the_batch_being_written(
+    settings: Settings, embedder: Embedder
+) -> None:
+    """Batch 2 is checked while batch 1 may still be on its way to the store: a copy of one of
+    its articles is a duplicate, a new text at one's URL an update of it, as if stored."""
+    items = reuters_items(66)
+    first, second = items[3][1], items[5][1]
+    items.append(("copy", dataclasses.replace(first, url="https://elsewhere.example/x", id="")))
+    changed = dataclasses.replace(second, text=second.text + " Shares rose 3 pct on Friday.")
+    items.append(("changed", changed))
+    with Library.open(settings, embedder=embedder) as library:
+        results = list(library.add_articles(items))
+        assert [r.status for r in results[:66]] == [IngestStatus.ADDED] * 66
+        copy, update = results[66:]
+        assert copy.status is IngestStatus.DUPLICATE and copy.article_id == results[3].article_id
+        assert update.status is IngestStatus.UPDATED and update.article_id == results[5].article_id
+        assert library.store.article_text(results[5].article_id) == changed.text
+        assert library.stats().articles == 66
+    read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_an_ingest_stopped_early_leaves_whole_articles(
+    settings: Settings, embedder: Embedder
+) -> None:
+    items = reuters_items(130)
+    with Library.open(settings, embedder=embedder) as library:
+        ingest = library.add_articles(items)
+        seen = [next(ingest) for _ in range(10)]
+        ingest.close()  # the caller stops reading: batch 2 was embedded and queued by now
+        stored = {r.article_id for r in library.store.all_records()}
+        assert {r.article_id for r in seen} <= stored
+        assert 64 <= len(stored) <= 128  # batch 1, and batch 2 if its write had begun
+        assert not library._inflight
+        # The same ingest again completes it: what was stored is a duplicate now.
+        again = list(library.add_articles(items))
+        assert {r.article_id for r in again if r.status is IngestStatus.DUPLICATE} == stored
+        assert library.stats().articles == 130
+    read_embedded(settings.store.path).assert_whole_articles()
