@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,15 @@ def test_a_folder_of_other_files_is_refused_not_replaced(tmp_path: Path) -> None
     with pytest.raises(StoreError, match="is not a lexical index of newsbot"):
         LexicalIndex(other)
     assert other.read_text() == "keep me too"
+
+
+def test_a_write_waits_while_another_opening_holds_the_writer(tmp_path: Path) -> None:
+    """tantivy lets one writer in at a time (a lock file): another waits its turn."""
+    path = tmp_path / "lexical"
+    first, second = LexicalIndex(path), LexicalIndex(path)
+    held = first._writer()
+    threading.Timer(0.3, held.wait_merging_threads).start()  # lets the lock go
+    started = time.monotonic()
+    second.replace_articles([], news(40))
+    assert time.monotonic() - started >= 0.25
+    assert second.count() == 40
