@@ -20,7 +20,8 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -214,21 +215,28 @@ class LexicalIndex:
     @_store_errors
     def replace_articles(self, article_ids: Iterable[str], chunks: Iterable[Chunk]) -> None:
         """Atomically drop the chunks of ``article_ids`` and insert ``chunks``."""
+        with self._committed() as writer:
+            for article_id in article_ids:
+                writer.delete_documents_by_term("article_id", article_id)
+            for c in chunks:
+                writer.add_document(
+                    tantivy.Document(
+                        article_id=c.article_id,
+                        idx=c.index,
+                        start=c.start,
+                        stop=c.end,
+                        text=c.text,
+                    )
+                )
+
+    @contextmanager
+    def _committed(self) -> Iterator[Any]:
+        """A writer whose changes are committed whole at the end of the block, or rolled back;
+        searches see them from then on."""
         with self._lock:
             writer = self._writer()
             try:
-                for article_id in article_ids:
-                    writer.delete_documents_by_term("article_id", article_id)
-                for c in chunks:
-                    writer.add_document(
-                        tantivy.Document(
-                            article_id=c.article_id,
-                            idx=c.index,
-                            start=c.start,
-                            stop=c.end,
-                            text=c.text,
-                        )
-                    )
+                yield writer
                 writer.commit()
             except BaseException:
                 writer.rollback()
@@ -254,14 +262,9 @@ class LexicalIndex:
 
     @_store_errors
     def clear(self) -> None:
+        with self._committed() as writer:
+            writer.delete_all_documents()
         with self._lock:
-            writer = self._writer()
-            try:
-                writer.delete_all_documents()
-                writer.commit()
-            finally:
-                writer.wait_merging_threads()
-            self._index.reload()
             self._write_meta({"format": FORMAT})
 
     # -- reads -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The SQLite files kept beside the index (lexical index, sentence vectors): one way to open
-them and one way to write to them."""
+"""The SQLite files kept beside the index (the sentence vectors): one way to open them and
+one way to write to them."""
 
 from __future__ import annotations
 
