@@ -153,6 +153,45 @@ def test_an_older_or_damaged_index_starts_empty_and_unmarked(tmp_path: Path) -> 
     assert LexicalIndex(old).count() == 0  # another format: replaced
 
 
+def test_an_index_whose_tantivy_files_went_loses_its_fingerprint(tmp_path: Path) -> None:
+    """Our meta file alone does not vouch for an index: without tantivy's it opens empty."""
+    path = tmp_path / "lexical"
+    index = LexicalIndex(path)
+    index.replace_articles([], news(40))
+    index.set_meta("fingerprint", "abc")
+    (path / "meta.json").unlink()
+    index = LexicalIndex(path)
+    assert index.count() == 0 and index.get_meta("fingerprint") is None
+    index.replace_articles([], news(40))
+    assert index.count() == 40
+
+
+def test_two_openings_write_the_meta_file_at_the_same_time(tmp_path: Path) -> None:
+    """Each opening (another process, in server mode) replaces the meta file through a
+    scratch file of its own: a shared one was renamed from under the other writer."""
+    path = tmp_path / "lexical"
+    openings = [LexicalIndex(path), LexicalIndex(path)]
+    errors: list[BaseException] = []
+
+    def write(index: LexicalIndex, name: str) -> None:
+        try:
+            for i in range(300):
+                index.set_meta(name, str(i))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(index, f"k{n}")) for n, index in enumerate(openings)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert json.loads((path / "newsbot-meta.json").read_text())["format"] == "tantivy-1"
+    assert [p.name for p in path.iterdir() if p.name.endswith(".tmp")] == []
+
+
 def test_a_folder_of_other_files_is_refused_not_replaced(tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()

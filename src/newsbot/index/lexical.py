@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -69,13 +70,14 @@ class LexicalHit:
     score: float  # BM25, higher is better
 
 
+def is_content_word(word: str) -> bool:
+    """Whether a lower-cased word carries evidence: not a stopword, not a lone letter."""
+    return word not in STOPWORDS and (len(word) > 1 or word.isdigit())
+
+
 def query_terms(question: str) -> list[str]:
     """The distinct, lower-cased content words of a question, in order."""
-    seen: dict[str, None] = {}
-    for token in _TOKEN.findall(question.lower()):
-        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
-            seen.setdefault(token, None)
-    return list(seen)
+    return list(dict.fromkeys(filter(is_content_word, _TOKEN.findall(question.lower()))))
 
 
 def _analyzer(*, stem: bool) -> tantivy.TextAnalyzer:
@@ -99,10 +101,9 @@ _STEMS = _analyzer(stem=True)
 def question_stems(question: str) -> list[str]:
     """The distinct index terms (stems) of a question's content words, in order."""
     seen: dict[str, None] = {}
-    for word in _WORDS.analyze(question):
-        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-            for stem in _STEMS.analyze(word):
-                seen.setdefault(stem, None)
+    for word in filter(is_content_word, _WORDS.analyze(question)):
+        for stem in _STEMS.analyze(word):
+            seen.setdefault(stem, None)
     return list(seen)
 
 
@@ -153,9 +154,13 @@ class LexicalIndex:
         """Open the index, or start an empty one where there is none, an older format, or a
         damaged one (it is derived data: the library rebuilds it from Chroma)."""
         meta = self._read_meta()
-        if self._folder.exists() and meta.get("format") != FORMAT:
+        # Without tantivy's own meta file the index opens empty, whatever ours says.
+        lost = bool(meta) and not (self._folder / "meta.json").exists()
+        if self._folder.exists() and (lost or meta.get("format") != FORMAT):
             self._check_ours()
-            log.warning("replacing %s (another format or damaged): it is rebuilt", self.path)
+            log.warning(
+                "replacing %s (another format, damaged or incomplete): it is rebuilt", self.path
+            )
             self._discard()
             meta = {}
         self._folder.mkdir(parents=True, exist_ok=True)
@@ -200,12 +205,17 @@ class LexicalIndex:
 
     def _write_meta(self, meta: dict[str, str]) -> None:
         """Replace the meta file at once: a crash leaves the old one or the new one."""
-        scratch = self._folder / (_META + ".tmp")
-        with scratch.open("w", encoding="utf-8") as handle:
-            json.dump(meta, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(scratch, self._folder / _META)
+        # A scratch name of its own: another process sharing the folder writes its meta too.
+        descriptor, scratch = tempfile.mkstemp(prefix=_META, suffix=".tmp", dir=self._folder)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(meta, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(scratch, self._folder / _META)
+        except BaseException:
+            Path(scratch).unlink(missing_ok=True)
+            raise
 
     def close(self) -> None:
         """Nothing to release: a write's writer is gone when the write is."""
