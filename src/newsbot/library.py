@@ -115,14 +115,25 @@ def _now() -> str:
 class _Batch:
     """One ingest batch from its checks to its write (Library._start_batch)."""
 
+    added_by: str | None = None
     results: dict[int, IngestResult] = dataclasses.field(default_factory=dict)
-    # (position in the batch, origin, article, the registry entry it replaces)
-    to_write: list[tuple[int, str, StoredArticle, ArticleRecord | None]] = dataclasses.field(
-        default_factory=list
-    )
+    # (position in the batch, origin, article)
+    to_write: list[tuple[int, str, StoredArticle]] = dataclasses.field(default_factory=list)
+    # Duplicates of articles queued by an earlier batch, not yet stored: checked again when
+    # that batch stored nothing. Position -> (origin, article, the earlier batch).
+    repeats: dict[int, tuple[str, Article, _Batch]] = dataclasses.field(default_factory=dict)
+    # The batch of the same ingest queued before this one: when it stored nothing, neither
+    # does this one (its caller hears of the failure, never of this batch).
+    prior: _Batch | None = None
     vectors: Future[np.ndarray] = dataclasses.field(default_factory=Future)
     written: Future[None] = dataclasses.field(default_factory=_done)
     abandoned: bool = False  # the ingest stopped first: the queued write is skipped
+    stored: bool = False
+    replaced: set[str] = dataclasses.field(default_factory=set)  # ids that had an entry
+
+    def stored_nothing(self) -> bool:
+        """Whether the batch had articles to write and wrote none (once ``written`` is done)."""
+        return bool(self.to_write) and not self.stored
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -187,7 +198,7 @@ class Library:
         # batches are stored in the order they were checked.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
         # Articles checked and queued for writing, not yet in the registry (_start_batch).
-        self._inflight: list[StoredArticle] = []
+        self._inflight: list[tuple[StoredArticle, _Batch]] = []
         self._inflight_lock = threading.Lock()
 
     @classmethod
@@ -281,7 +292,8 @@ class Library:
         started: list[_Batch] = []
         try:
             for batch in _batches(items, INGEST_BATCH):
-                started.append(self._start_batch(batch, added_by))
+                prior = started[-1] if started else None
+                started.append(self._start_batch(batch, added_by, prior=prior))
                 if len(started) == 2:
                     yield from self._finish_batch(started.pop(0))
             while started:
@@ -349,12 +361,17 @@ class Library:
         if self._writes_refused:
             raise StoreError(self._writes_refused)
 
-    def _start_batch(self, batch: list[Item], added_by: str | None) -> _Batch:
+    def _start_batch(
+        self, batch: list[Item], added_by: str | None, *, prior: _Batch | None = None
+    ) -> _Batch:
         """Check and chunk a batch, queue its write, and embed it on this thread; the write
         runs on the writer thread once the vectors are there and earlier batches are stored.
 
         Articles queued and not yet stored count as stored for the duplicate checks of the
         batches after them (this ingest's or another's).
+
+        Args:
+            prior: the batch of the same ingest before this one, when not yet reported.
         """
         self._check_writable()
         if self._unfinished:
@@ -362,12 +379,13 @@ class Library:
                 self._recover_locked()
         with self._inflight_lock:
             job = self._check_batch(batch, added_by)
+            job.prior = prior
             if job.to_write:
-                self._inflight.extend(s for _, _, s, _ in job.to_write)
+                self._inflight.extend((s, job) for _, _, s in job.to_write)
                 job.written = self._writer.submit(self._write_batch, job)
         if job.to_write:
             try:
-                pairs = [(s.record.title, c) for _, _, s, _ in job.to_write for c in s.chunks]
+                pairs = [(s.record.title, c) for _, _, s in job.to_write for c in s.chunks]
                 job.vectors.set_result(self._chunk_vectors(pairs))
             except BaseException as error:
                 job.vectors.set_exception(error)  # the queued write raises it instead
@@ -377,37 +395,58 @@ class Library:
         """The writer thread's part of a batch: store it whole, or (abandoned) not at all."""
         try:
             vectors = job.vectors.result()
-            if job.abandoned:
+            # The prior batch ran before this one on this thread: its outcome is known.
+            if job.abandoned or (job.prior is not None and job.prior.stored_nothing()):
                 return
             with self._write_lock:
                 self._check_writable()
                 if self._unfinished:
                     self._recover_locked()
+                # What each article replaces is read now, under the lock: a removal or
+                # another process's write since the checks changes it.
+                current = self.store.get_records([s.record.article_id for _, _, s in job.to_write])
+                job.replaced = set(current)
                 self._store_articles(
-                    _with_vectors([(s, prev) for _, _, s, prev in job.to_write], vectors)
+                    _with_vectors(
+                        [(s, current.get(s.record.article_id)) for _, _, s in job.to_write],
+                        vectors,
+                    )
                 )
+                job.stored = True
         finally:
             with self._inflight_lock:
-                done = {id(s) for _, _, s, _ in job.to_write}
-                self._inflight = [s for s in self._inflight if id(s) not in done]
+                self._inflight = [(s, owner) for s, owner in self._inflight if owner is not job]
 
     def _finish_batch(self, job: _Batch) -> list[IngestResult]:
         """Wait for the batch's write; its results, in input order."""
         job.written.result()
+        if job.stored_nothing():
+            raise StoreError("the batch was not written: an earlier one failed")
         results = dict(job.results)
-        for position, origin, stored, previous in job.to_write:
+        for position, origin, stored in job.to_write:
             results[position] = IngestResult(
                 origin,
-                IngestStatus.UPDATED if previous else IngestStatus.ADDED,
+                IngestStatus.UPDATED
+                if stored.record.article_id in job.replaced
+                else IngestStatus.ADDED,
                 article_id=stored.record.article_id,
                 title=stored.record.title,
                 chunks=stored.record.chunks,
             )
+        # A duplicate of an article another batch had queued stands only if that was stored.
+        again = []
+        for position, (origin, article, owner) in sorted(job.repeats.items()):
+            wait([owner.written])
+            if owner.stored_nothing():
+                again.append((position, (origin, article)))
+        if again:
+            checked = self._add_batch([item for _, item in again], job.added_by)
+            results.update(zip([p for p, _ in again], checked, strict=True))
         return [results[i] for i in sorted(results)]
 
     def _check_batch(self, batch: list[Item], added_by: str | None) -> _Batch:
         """Sort a batch into failures, duplicates and articles to write (chunked)."""
-        job = _Batch()
+        job = _Batch(added_by=added_by)
         results = job.results
         pending: list[tuple[int, str, Article, str | None, str]] = []
         for position, (origin, item) in enumerate(batch):
@@ -420,11 +459,27 @@ class Library:
         by_url = self.store.find_records("url_key", [p[3] for p in pending if p[3]])
         by_hash = self.store.find_records("content_hash", [p[4] for p in pending])
         by_id = self.store.get_records([p[2].id for p in pending if p[2].id])
-        for queued in self._inflight:  # newer than what the store holds
-            if queued.url_key:
-                by_url[queued.url_key] = queued.record
-            by_hash[queued.record.content_hash] = queued.record
-            by_id[queued.record.article_id] = queued.record
+        # Queued articles are newer than what the store holds (the last queued wins): a
+        # stored text or URL they are about to replace no longer stands for their article.
+        queued = {s.record.article_id: (s, owner) for s, owner in self._inflight}
+        by_url = {
+            key: r
+            for key, r in by_url.items()
+            if r.article_id not in queued or queued[r.article_id][0].url_key == key
+        }
+        by_hash = {
+            digest: r
+            for digest, r in by_hash.items()
+            if r.article_id not in queued or queued[r.article_id][0].record.content_hash == digest
+        }
+        owners: dict[int, _Batch] = {}
+        for queued_article, owner in queued.values():
+            record = queued_article.record
+            if queued_article.url_key:
+                by_url[queued_article.url_key] = record
+            by_hash[record.content_hash] = record
+            by_id[record.article_id] = record
+            owners[id(record)] = owner
 
         to_write = job.to_write
         seen_urls: dict[str, str] = {}
@@ -440,7 +495,10 @@ class Library:
                 or (previous and previous.content_hash == digest)
                 or (same_text and not previous)
             ):
-                existing = twin_id or (previous or same_text).article_id  # type: ignore[union-attr]
+                matched = None if twin_id else previous or same_text
+                if matched is not None and id(matched) in owners:
+                    job.repeats[position] = (origin, article, owners[id(matched)])
+                existing = twin_id or matched.article_id  # type: ignore[union-attr]
                 results[position] = IngestResult(
                     origin,
                     IngestStatus.DUPLICATE,
@@ -469,7 +527,7 @@ class Library:
                 content_hash=digest,
             )
             stored = StoredArticle(record, article.text, chunks, np.empty(0), url_key)
-            to_write.append((position, origin, stored, previous))
+            to_write.append((position, origin, stored))
             seen_hashes[digest] = article_id
             if url_key:
                 seen_urls[url_key] = article_id

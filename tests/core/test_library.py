@@ -7,7 +7,8 @@ import itertools
 import json
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
+from newsbot.index.store import fingerprint
 from newsbot.library import Library, normalise_url
 from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
@@ -499,3 +501,88 @@ def test_an_ingest_stopped_early_leaves_whole_articles(
         assert {r.article_id for r in again if r.status is IngestStatus.DUPLICATE} == stored
         assert library.stats().articles == 130
     read_embedded(settings.store.path).assert_whole_articles()
+
+
+@contextmanager
+def writer_held(library: Library) -> Iterator[None]:
+    """Keep the library's writer thread busy: batches started meanwhile queue behind it."""
+    gate = threading.Event()
+    library._writer.submit(gate.wait, 60)
+    try:
+        yield
+    finally:
+        gate.set()
+
+
+def test_a_duplicate_of_a_queued_article_never_stored_is_added_after_all(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """A copy checked while the original waits to be written is a duplicate only if the
+    original lands; here its ingest stopped first (what add_articles does when stopped)."""
+    with Library.open(settings, embedder=embedder) as library:
+        with writer_held(library):
+            original = library._start_batch([("original", sample_article(sample_text))], None)
+            elsewhere = sample_article(sample_text, url="https://elsewhere.example/x")
+            copy = library._start_batch([("copy", elsewhere)], None)
+            assert copy.results[0].status is IngestStatus.DUPLICATE  # as things stood
+            original.abandoned = True
+        (result,) = library._finish_batch(copy)
+        assert result.status is IngestStatus.ADDED
+        assert library.store.article_text(result.article_id) == sample_text
+        assert [r.url for r in library.list_articles()] == [elsewhere.url]
+    read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_an_update_queued_before_a_removal_is_stored_as_new(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """What a write replaces is read when it is written: the article removed meanwhile has
+    no old chunks to drop, and the registry fingerprint stays true (no rebuild at start)."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = library._start_batch(
+                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
+            )
+            library.remove(added.article_id)
+        (result,) = library._finish_batch(update)
+        assert result.status is IngestStatus.ADDED and result.article_id == added.article_id
+        assert library.stats().articles == 1
+        assert library.lexical.get_meta("fingerprint") == fingerprint(library.store.all_records())
+    read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_a_copy_of_the_text_a_queued_update_replaces_is_a_new_article(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Once an update is queued, the article's old text no longer stands for it."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = library._start_batch(
+                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
+            )
+            old_text = sample_article(sample_text, url="https://elsewhere.example/x")
+            copy = library._start_batch([("copy", old_text)], None)
+        (updated,) = library._finish_batch(update)
+        (copied,) = library._finish_batch(copy)
+        assert updated.status is IngestStatus.UPDATED and updated.article_id == added.article_id
+        assert copied.status is IngestStatus.ADDED and copied.article_id != added.article_id
+        assert library.store.article_text(copied.article_id) == sample_text
+        assert library.stats().articles == 2
+    read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_a_batch_after_one_that_stored_nothing_is_not_written(
+    settings: Settings, embedder: Embedder
+) -> None:
+    """The ingest reports the first batch's failure and stops: the next is not stored unseen."""
+    items = reuters_items(2)
+    with Library.open(settings, embedder=embedder) as library:
+        with writer_held(library):
+            first = library._start_batch(items[:1], None)
+            second = library._start_batch(items[1:], None, prior=first)
+            first.abandoned = True
+        with pytest.raises(StoreError, match="not written"):
+            library._finish_batch(second)
+        assert library.stats().articles == 0 and not library._inflight
