@@ -402,20 +402,57 @@ class Library:
                 self._check_writable()
                 if self._unfinished:
                     self._recover_locked()
-                # What each article replaces is read now, under the lock: a removal or
-                # another process's write since the checks changes it.
-                current = self.store.get_records([s.record.article_id for _, _, s in job.to_write])
-                job.replaced = set(current)
-                self._store_articles(
-                    _with_vectors(
-                        [(s, current.get(s.record.article_id)) for _, _, s in job.to_write],
-                        vectors,
-                    )
-                )
+                placed = _with_vectors([(s, None) for _, _, s in job.to_write], vectors)
+                writing = self._recheck_locked(job, [s for s, _ in placed])
+                if writing:
+                    self._store_articles(writing)
                 job.stored = True
         finally:
             with self._inflight_lock:
                 self._inflight = [(s, owner) for s, owner in self._inflight if owner is not job]
+
+    def _recheck_locked(
+        self, job: _Batch, articles: list[StoredArticle]
+    ) -> list[tuple[StoredArticle, ArticleRecord | None]]:
+        """The batch's articles to write, each with the entry it replaces, as the store
+        stands now: every batch queued before this one has been written or has failed, and
+        the checks assumed they would be written (or another process wrote meanwhile).
+
+        Drops from ``job.to_write`` what the checks would refuse now; one new article with
+        text another article holds (a queued update of that one failed) is a duplicate.
+        """
+        ids = [s.record.article_id for s in articles]
+        current = self.store.get_records(ids)
+        new = [s for s in articles if s.record.article_id not in current]
+        same_text = self.store.find_records("content_hash", [s.record.content_hash for s in new])
+        same_url = self.store.find_records("url_key", [s.url_key for s in new if s.url_key])
+        writing, kept = [], []
+        for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
+            record = stored.record
+            twin = None if record.article_id in current else same_text.get(record.content_hash)
+            holder = (
+                same_url.get(stored.url_key or "") if record.article_id not in current else None
+            )
+            if twin is not None:
+                job.results[position] = IngestResult(
+                    origin,
+                    IngestStatus.DUPLICATE,
+                    article_id=twin.article_id,
+                    title=record.title,
+                )
+            elif holder is not None:
+                job.results[position] = IngestResult(
+                    origin,
+                    IngestStatus.FAILED,
+                    error=f"its address now belongs to article {holder.article_id}, which "
+                    "changed meanwhile; add it again",
+                )
+            else:
+                writing.append((stored, current.get(record.article_id)))
+                kept.append((position, origin, stored))
+        job.to_write = kept
+        job.replaced = {s.record.article_id for s, previous in writing if previous is not None}
+        return writing
 
     def _finish_batch(self, job: _Batch) -> list[IngestResult]:
         """Wait for the batch's write; its results, in input order."""
@@ -433,14 +470,21 @@ class Library:
                 title=stored.record.title,
                 chunks=stored.record.chunks,
             )
-        # A duplicate of an article another batch had queued stands only if that was stored.
+        # A duplicate of an article another batch had queued stands only if that was stored;
+        # if not, it is checked and written now, after the batches queued meanwhile (which
+        # may make it an update of an article of a later input).
         again = []
         for position, (origin, article, owner) in sorted(job.repeats.items()):
             wait([owner.written])
             if owner.stored_nothing():
                 again.append((position, (origin, article)))
         if again:
-            checked = self._add_batch([item for _, item in again], job.added_by)
+            try:
+                checked = self._add_batch([item for _, item in again], job.added_by)
+            except Exception as error:  # the batch's own articles are stored: report them
+                checked = [
+                    IngestResult(o, IngestStatus.FAILED, error=str(error)) for _, (o, _) in again
+                ]
             results.update(zip([p for p, _ in again], checked, strict=True))
         return [results[i] for i in sorted(results)]
 

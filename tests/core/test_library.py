@@ -586,3 +586,45 @@ def test_a_batch_after_one_that_stored_nothing_is_not_written(
         with pytest.raises(StoreError, match="not written"):
             library._finish_batch(second)
         assert library.stats().articles == 0 and not library._inflight
+
+
+def test_a_failed_recheck_of_a_duplicate_leaves_the_rest_of_its_batch_reported(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """The copy must be checked again (its original never landed) and that fails: the copy
+    is reported failed, the new article written beside it is reported added."""
+    with Library.open(settings, embedder=embedder) as library:
+        with writer_held(library):
+            original = library._start_batch([("original", sample_article(sample_text))], None)
+            copy = sample_article(sample_text, url="https://elsewhere.example/x")
+            fresh = Article(text="The harbour reopened on Friday after repairs.", title="Harbour")
+            batch = library._start_batch([("copy", copy), ("fresh", fresh)], None)
+            original.abandoned = True
+        batch.written.result()
+        shutil.rmtree(library.lexical.path)  # every write from now on fails
+        failed, added = library._finish_batch(batch)
+        assert failed.status is IngestStatus.FAILED and "lexical index" in (failed.error or "")
+        assert added.status is IngestStatus.ADDED
+        assert [r.title for r in library.store.all_records()] == ["Harbour"]
+
+
+def test_a_copy_of_the_old_text_is_a_duplicate_when_the_queued_update_never_lands(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Checked while an update was queued, the copy looked new; written after that update
+    was dropped, it is what it is: a duplicate of the unchanged article."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = library._start_batch(
+                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
+            )
+            old_text = sample_article(sample_text, url="https://elsewhere.example/x")
+            copy = library._start_batch([("copy", old_text)], None)
+            assert not copy.results  # as things stood, a new article
+            update.abandoned = True
+        (result,) = library._finish_batch(copy)
+        assert result.status is IngestStatus.DUPLICATE and result.article_id == added.article_id
+        assert library.stats().articles == 1
+        assert library.store.article_text(added.article_id) == sample_text
+    read_embedded(settings.store.path).assert_whole_articles()

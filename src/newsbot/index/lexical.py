@@ -208,6 +208,13 @@ class LexicalIndex:
         # A scratch name of its own: another process sharing the folder writes its meta too.
         descriptor, scratch = tempfile.mkstemp(prefix=_META, suffix=".tmp", dir=self._folder)
         try:
+            # mkstemp makes it owner-only: keep it readable where the file was (or where a
+            # file made with the usual umask is), for a process of another user sharing it.
+            try:
+                mode = (self._folder / _META).stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644
+            os.fchmod(descriptor, mode)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(meta, handle)
                 handle.flush()
