@@ -120,8 +120,9 @@ class _Batch:
     # (position in the batch, origin, article)
     to_write: list[tuple[int, str, StoredArticle]] = dataclasses.field(default_factory=list)
     # Duplicates of articles queued by an earlier batch, not yet stored: checked again when
-    # that batch stored nothing. Position -> (origin, article, the earlier batch).
-    repeats: dict[int, tuple[str, Article, _Batch]] = dataclasses.field(default_factory=dict)
+    # that batch did not store the article. Position -> (origin, article, the earlier batch,
+    # the id of the article it repeats).
+    repeats: dict[int, tuple[str, Article, _Batch, str]] = dataclasses.field(default_factory=dict)
     # The batch of the same ingest queued before this one: when it stored nothing, neither
     # does this one (its caller hears of the failure, never of this batch).
     prior: _Batch | None = None
@@ -134,6 +135,10 @@ class _Batch:
     def stored_nothing(self) -> bool:
         """Whether the batch had articles to write and wrote none (once ``written`` is done)."""
         return bool(self.to_write) and not self.stored
+
+    def stored_article(self, article_id: str) -> bool:
+        """Whether the batch wrote this article (once ``written`` is done)."""
+        return self.stored and any(s.record.article_id == article_id for _, _, s in self.to_write)
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -426,13 +431,17 @@ class Library:
         new = [s for s in articles if s.record.article_id not in current]
         same_text = self.store.find_records("content_hash", [s.record.content_hash for s in new])
         same_url = self.store.find_records("url_key", [s.url_key for s in new if s.url_key])
-        writing, kept = [], []
+        writing: list[tuple[StoredArticle, ArticleRecord | None]] = []
+        kept: list[tuple[int, str, StoredArticle]] = []
         for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
             record = stored.record
-            twin = None if record.article_id in current else same_text.get(record.content_hash)
-            holder = (
-                same_url.get(stored.url_key or "") if record.article_id not in current else None
-            )
+            previous = current.get(record.article_id)
+            twin: ArticleRecord | None = None
+            if previous is not None and previous.content_hash == record.content_hash:
+                twin = previous  # an update back to the text it has (the update queued failed)
+            elif previous is None:
+                twin = same_text.get(record.content_hash)
+            holder = same_url.get(stored.url_key) if previous is None and stored.url_key else None
             if twin is not None:
                 job.results[position] = IngestResult(
                     origin,
@@ -448,8 +457,12 @@ class Library:
                     "changed meanwhile; add it again",
                 )
             else:
-                writing.append((stored, current.get(record.article_id)))
+                writing.append((stored, previous))
                 kept.append((position, origin, stored))
+        if len(kept) < len(job.to_write):
+            with self._inflight_lock:  # no longer about to be stored, for the checks
+                dropped = {id(s) for _, _, s in job.to_write} - {id(s) for _, _, s in kept}
+                self._inflight = [(s, o) for s, o in self._inflight if id(s) not in dropped]
         job.to_write = kept
         job.replaced = {s.record.article_id for s, previous in writing if previous is not None}
         return writing
@@ -474,9 +487,9 @@ class Library:
         # if not, it is checked and written now, after the batches queued meanwhile (which
         # may make it an update of an article of a later input).
         again = []
-        for position, (origin, article, owner) in sorted(job.repeats.items()):
+        for position, (origin, article, owner, matched_id) in sorted(job.repeats.items()):
             wait([owner.written])
-            if owner.stored_nothing():
+            if not owner.stored_article(matched_id):
                 again.append((position, (origin, article)))
         if again:
             try:
@@ -528,11 +541,19 @@ class Library:
         to_write = job.to_write
         seen_urls: dict[str, str] = {}
         seen_hashes: dict[str, str] = {}
+        seen_ids: set[str] = set()
         for position, origin, article, url_key, digest in pending:
             previous = (by_url.get(url_key) if url_key else None) or (
                 by_id.get(article.id) if article.id else None
             )
-            twin_id = seen_hashes.get(digest) or (seen_urls.get(url_key) if url_key else None)
+            article_id = previous.article_id if previous else _article_id(article, url_key, digest)
+            twin_id = (
+                seen_hashes.get(digest)
+                or (seen_urls.get(url_key) if url_key else None)
+                # Two inputs of one batch that are one article (one id; an id and its old
+                # address): the first is written, as with two inputs at one address.
+                or (article_id if article_id in seen_ids else None)
+            )
             same_text = by_hash.get(digest)
             if (
                 twin_id
@@ -541,7 +562,8 @@ class Library:
             ):
                 matched = None if twin_id else previous or same_text
                 if matched is not None and id(matched) in owners:
-                    job.repeats[position] = (origin, article, owners[id(matched)])
+                    owner = owners[id(matched)]
+                    job.repeats[position] = (origin, article, owner, matched.article_id)
                 existing = twin_id or matched.article_id  # type: ignore[union-attr]
                 results[position] = IngestResult(
                     origin,
@@ -551,7 +573,6 @@ class Library:
                     error=None,
                 )
                 continue
-            article_id = previous.article_id if previous else _article_id(article, url_key, digest)
             chunks = self._chunks_of(article_id, article.text)
             if not chunks:
                 results[position] = IngestResult(
@@ -573,6 +594,7 @@ class Library:
             stored = StoredArticle(record, article.text, chunks, np.empty(0), url_key)
             to_write.append((position, origin, stored))
             seen_hashes[digest] = article_id
+            seen_ids.add(article_id)
             if url_key:
                 seen_urls[url_key] = article_id
 

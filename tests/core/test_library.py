@@ -628,3 +628,56 @@ def test_a_copy_of_the_old_text_is_a_duplicate_when_the_queued_update_never_land
         assert library.stats().articles == 1
         assert library.store.article_text(added.article_id) == sample_text
     read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_a_duplicate_of_a_queued_article_the_write_then_dropped_is_checked_again(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Three copies of one text in flight: the article they repeat is the one that lands."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = library._start_batch(
+                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
+            )
+            first = sample_article(sample_text, url="https://elsewhere.example/1")
+            first_copy = library._start_batch([("first", first)], None)
+            second = sample_article(sample_text, url="https://elsewhere.example/2")
+            second_copy = library._start_batch([("second", second)], None)
+            assert second_copy.results[0].status is IngestStatus.DUPLICATE  # of the first
+            update.abandoned = True
+        (one,) = library._finish_batch(first_copy)
+        (two,) = library._finish_batch(second_copy)
+        assert one.status is two.status is IngestStatus.DUPLICATE
+        assert one.article_id == two.article_id == added.article_id
+        assert library.stats().articles == 1 and not library._inflight
+
+
+def test_an_update_back_to_the_stored_text_is_a_duplicate(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Checked against a queued update, the old text looked like a change; that update never
+    landed, so the article already holds it."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = library._start_batch(
+                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
+            )
+            back = library._start_batch([("back", sample_article(sample_text))], None)
+            update.abandoned = True
+        (result,) = library._finish_batch(back)
+        assert result.status is IngestStatus.DUPLICATE and result.article_id == added.article_id
+        assert library.store.article_text(added.article_id) == sample_text
+
+
+def test_one_article_twice_in_a_batch_is_written_once(library: Library, sample_text: str) -> None:
+    """Two inputs with one id (an export edited by hand, say): the first is written."""
+    first = sample_article(sample_text, id="voa-panjshir")
+    second = sample_article(
+        sample_text + " Talks resumed.", id="voa-panjshir", url="https://elsewhere.example/x"
+    )
+    added, repeated = library.add_articles([("first", first), ("second", second)])
+    assert added.status is IngestStatus.ADDED and added.article_id == "voa-panjshir"
+    assert repeated.status is IngestStatus.DUPLICATE and repeated.article_id == "voa-panjshir"
+    assert library.store.article_text("voa-panjshir") == sample_text

@@ -18,9 +18,9 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,22 +206,15 @@ class LexicalIndex:
     def _write_meta(self, meta: dict[str, str]) -> None:
         """Replace the meta file at once: a crash leaves the old one or the new one."""
         # A scratch name of its own: another process sharing the folder writes its meta too.
-        descriptor, scratch = tempfile.mkstemp(prefix=_META, suffix=".tmp", dir=self._folder)
+        scratch = self._folder / f"{_META}.{uuid.uuid4().hex}.tmp"
         try:
-            # mkstemp makes it owner-only: keep it readable where the file was (or where a
-            # file made with the usual umask is), for a process of another user sharing it.
-            try:
-                mode = (self._folder / _META).stat().st_mode & 0o777
-            except FileNotFoundError:
-                mode = 0o644
-            os.fchmod(descriptor, mode)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            with scratch.open("x", encoding="utf-8") as handle:
                 json.dump(meta, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(scratch, self._folder / _META)
         except BaseException:
-            Path(scratch).unlink(missing_ok=True)
+            scratch.unlink(missing_ok=True)
             raise
 
     def close(self) -> None:

@@ -284,7 +284,8 @@ class ChromaStore:
     def get_records(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
         if not article_ids:
             return {}
-        got = self._articles.get(ids=list(article_ids), include=["metadatas"])
+        # Chroma refuses a repeated id (two inputs of one batch may name one article).
+        got = self._articles.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
         return {i: _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
     @_translate_errors
