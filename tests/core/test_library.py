@@ -681,3 +681,52 @@ def test_one_article_twice_in_a_batch_is_written_once(library: Library, sample_t
     assert added.status is IngestStatus.ADDED and added.article_id == "voa-panjshir"
     assert repeated.status is IngestStatus.DUPLICATE and repeated.article_id == "voa-panjshir"
     assert library.store.article_text("voa-panjshir") == sample_text
+
+
+def test_two_ingests_at_once_store_each_article_once(
+    settings: Settings, embedder: Embedder
+) -> None:
+    """The bot's /add beside a feed poll: two ingests of overlapping articles, copies at other
+    addresses and changed texts, at once. Each article is stored once, whole, and every
+    result names an article that is there."""
+    items = reuters_items(200)
+    copies = [
+        (f"copy:{origin}", dataclasses.replace(a, url=f"{a.url}/copy", id=""))
+        for origin, a in items[:40]
+    ]
+    changed = [
+        (f"changed:{origin}", dataclasses.replace(a, text=f"{a.text} Shares rose 3 pct."))
+        for origin, a in items[150:170]
+    ]
+    inputs = {"first": items[:130], "second": items[70:] + copies + changed}
+    results: dict[str, list[IngestResult]] = {}
+    with Library.open(settings, embedder=embedder) as library:
+
+        def ingest(name: str) -> None:
+            results[name] = list(library.add_articles(inputs[name]))
+
+        threads = [threading.Thread(target=ingest, args=(name,)) for name in inputs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        assert [len(results[name]) for name in inputs] == [130, 190]
+        registry = {r.article_id: r for r in library.store.all_records()}
+        assert len(registry) == 200 and not library._inflight
+        everything = results["first"] + results["second"]
+        assert all(r.article_id in registry for r in everything), everything
+        by_source: dict[str, list[IngestStatus]] = {}
+        for r in everything:
+            by_source.setdefault(r.source, []).append(r.status)
+        for origin, _ in items[70:130]:  # in both: added by one, a duplicate for the other
+            assert sorted(s.value for s in by_source[origin]) == ["added", "duplicate"]
+        for (origin, _), (copy, _) in zip(items[:40], copies, strict=True):
+            assert sorted(s.value for s in by_source[origin] + by_source[copy]) == [
+                "added",
+                "duplicate",
+            ]
+        for (_, article), (change, new) in zip(items[150:170], changed, strict=True):
+            assert by_source[change] == [IngestStatus.UPDATED]
+            assert library.store.article_text(article.id) == new.text
+        assert library.lexical.get_meta("fingerprint") == fingerprint(list(registry.values()))
+    read_embedded(settings.store.path).assert_whole_articles()
