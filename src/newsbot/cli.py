@@ -39,10 +39,10 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _library() -> Iterator[Any]:
+def _library(*, load_model: bool = False) -> Iterator[Any]:
     from newsbot.library import Library
 
-    library = Library.open(_settings())
+    library = Library.open(_settings(), load_model=load_model)
     try:
         yield library
     finally:
@@ -235,7 +235,7 @@ def ask(
     else:
         asked = [question or ""]
     try:
-        with _library() as library:
+        with _library(load_model=True) as library:
             for q in asked:
                 answer = library.ask(q, top_k=top_k)
                 if as_json:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from newsbot.config import Settings
-from newsbot.errors import ArticleNotFoundError, ModelMismatchError, StoreError
+from newsbot.config import Settings, load_settings
+from newsbot.errors import ArticleNotFoundError, ConfigError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.store import fingerprint
 from newsbot.library import Library, normalise_url
@@ -730,3 +730,20 @@ def test_two_ingests_at_once_store_each_article_once(
             assert library.store.article_text(article.id) == new.text
         assert library.lexical.get_meta("fingerprint") == fingerprint(list(registry.values()))
     read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_the_model_can_load_while_the_store_opens(tmp_path: Path, model_cache: Path) -> None:
+    """What the bot and ``ask`` do: the model is ready when the open returns, and a model
+    that cannot load stops the open with its reason."""
+    settings = load_settings(
+        store={"path": tmp_path / "store"}, embedding={"cache_dir": model_cache}
+    )
+    with Library.open(settings, load_model=True) as library:
+        assert library._embedder is not None  # loaded, not left for the first question
+        assert library.embedder.embed(["The harbour reopened."]).shape == (1, 384)
+    broken = load_settings(
+        store={"path": tmp_path / "other"},
+        embedding={"cache_dir": model_cache, "model": str(tmp_path / "no-such-model")},
+    )
+    with pytest.raises(ConfigError, match="no-such-model"):
+        Library.open(broken, load_model=True)

@@ -183,13 +183,8 @@ def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Service
 
 
 def _open_library(settings: Settings) -> Library:
-    library = Library.open(settings)
-    try:
-        _ = library.embedder  # load the model now, not on the first question
-    except BaseException:
-        library.close()
-        raise
-    return library
+    # The model loads now, beside the store's opening, not on the first question.
+    return Library.open(settings, load_model=True)
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
