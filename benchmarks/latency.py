@@ -104,7 +104,7 @@ settings = load_settings(
     sys.argv[1], store={"path": sys.argv[2]}, embedding={"backend": sys.argv[3]}
 )
 questions = json.loads(sys.argv[4])
-library = Library.open(settings)
+library = Library.open(settings, load_model=True)  # as the bot and `newsbot ask` do
 answer = library.ask(questions[0])
 answer_page(answer, 0, settings.telegram.page_size)
 first = time.perf_counter() - started
