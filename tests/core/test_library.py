@@ -514,6 +514,12 @@ def writer_held(library: Library) -> Iterator[None]:
         gate.set()
 
 
+def queue_update(library: Library, sample_text: str) -> Any:
+    """Check and queue a new text for the sample article (its batch, not yet written)."""
+    changed = sample_article(sample_text + " Talks resumed on Monday.")
+    return library._start_batch([("update", changed)], None)
+
+
 def test_a_duplicate_of_a_queued_article_never_stored_is_added_after_all(
     settings: Settings, embedder: Embedder, sample_text: str
 ) -> None:
@@ -541,9 +547,7 @@ def test_an_update_queued_before_a_removal_is_stored_as_new(
     with Library.open(settings, embedder=embedder) as library:
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
-            update = library._start_batch(
-                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
-            )
+            update = queue_update(library, sample_text)
             library.remove(added.article_id)
         (result,) = library._finish_batch(update)
         assert result.status is IngestStatus.ADDED and result.article_id == added.article_id
@@ -559,9 +563,7 @@ def test_a_copy_of_the_text_a_queued_update_replaces_is_a_new_article(
     with Library.open(settings, embedder=embedder) as library:
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
-            update = library._start_batch(
-                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
-            )
+            update = queue_update(library, sample_text)
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
             copy = library._start_batch([("copy", old_text)], None)
         (updated,) = library._finish_batch(update)
@@ -616,9 +618,7 @@ def test_a_copy_of_the_old_text_is_a_duplicate_when_the_queued_update_never_land
     with Library.open(settings, embedder=embedder) as library:
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
-            update = library._start_batch(
-                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
-            )
+            update = queue_update(library, sample_text)
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
             copy = library._start_batch([("copy", old_text)], None)
             assert not copy.results  # as things stood, a new article
@@ -637,9 +637,7 @@ def test_a_duplicate_of_a_queued_article_the_write_then_dropped_is_checked_again
     with Library.open(settings, embedder=embedder) as library:
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
-            update = library._start_batch(
-                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
-            )
+            update = queue_update(library, sample_text)
             first = sample_article(sample_text, url="https://elsewhere.example/1")
             first_copy = library._start_batch([("first", first)], None)
             second = sample_article(sample_text, url="https://elsewhere.example/2")
@@ -661,9 +659,7 @@ def test_an_update_back_to_the_stored_text_is_a_duplicate(
     with Library.open(settings, embedder=embedder) as library:
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
-            update = library._start_batch(
-                [("update", sample_article(sample_text + " Talks resumed on Monday."))], None
-            )
+            update = queue_update(library, sample_text)
             back = library._start_batch([("back", sample_article(sample_text))], None)
             update.abandoned = True
         (result,) = library._finish_batch(back)
