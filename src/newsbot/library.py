@@ -141,6 +141,28 @@ class _Batch:
         return self.stored and any(s.record.article_id == article_id for _, _, s in self.to_write)
 
 
+def _text_of(article: StoredArticle) -> str | None:
+    return article.record.content_hash
+
+
+def _address_of(article: StoredArticle) -> str | None:
+    return article.url_key
+
+
+def _still_standing(
+    found: dict[str, ArticleRecord],
+    replacing: dict[str, StoredArticle],
+    key: Callable[[StoredArticle], str | None],
+) -> dict[str, ArticleRecord]:
+    """The entries of ``found`` (the article holding each text or address) whose article
+    ``replacing`` (articles about to be written, by id) leaves with that text or address."""
+    return {
+        value: record
+        for value, record in found.items()
+        if record.article_id not in replacing or key(replacing[record.article_id]) == value
+    }
+
+
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     batch: list[Item] = []
     for item in items:
@@ -455,6 +477,10 @@ class Library:
         new = [s for s in articles if s.record.article_id not in current]
         same_text = self.store.find_records("content_hash", [s.record.content_hash for s in new])
         same_url = self.store.find_records("url_key", [s.url_key for s in new if s.url_key])
+        # A stored text or address this batch replaces no longer stands for its article.
+        rewritten = {s.record.article_id: s for s in articles if s.record.article_id in current}
+        same_text = _still_standing(same_text, rewritten, _text_of)
+        same_url = _still_standing(same_url, rewritten, _address_of)
         writing: list[tuple[StoredArticle, ArticleRecord | None]] = []
         kept: list[tuple[int, str, StoredArticle]] = []
         for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
@@ -543,16 +569,9 @@ class Library:
         # Queued articles are newer than what the store holds (the last queued wins): a
         # stored text or URL they are about to replace no longer stands for their article.
         queued = {s.record.article_id: (s, owner) for s, owner in self._inflight}
-        by_url = {
-            key: r
-            for key, r in by_url.items()
-            if r.article_id not in queued or queued[r.article_id][0].url_key == key
-        }
-        by_hash = {
-            digest: r
-            for digest, r in by_hash.items()
-            if r.article_id not in queued or queued[r.article_id][0].record.content_hash == digest
-        }
+        replacing = {article_id: s for article_id, (s, _) in queued.items()}
+        by_url = _still_standing(by_url, replacing, _address_of)
+        by_hash = _still_standing(by_hash, replacing, _text_of)
         owners: dict[int, _Batch] = {}
         for queued_article, owner in queued.values():
             record = queued_article.record

@@ -743,3 +743,24 @@ def test_the_model_can_load_while_the_store_opens(tmp_path: Path, model_cache: P
     )
     with pytest.raises(ConfigError, match="no-such-model"):
         Library.open(broken, load_model=True)
+
+
+def test_a_text_its_own_batch_replaces_is_free_for_a_new_article(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """The update that retired the old text never landed, but the copy's own batch changes
+    the article again: the old text is no article's when the copy is written."""
+    with Library.open(settings, embedder=embedder) as library:
+        added = library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = queue_update(library, sample_text)
+            newest = sample_article(sample_text + " A ceasefire was agreed on Tuesday.")
+            old_text = sample_article(sample_text, url="https://elsewhere.example/x")
+            batch = library._start_batch([("newest", newest), ("copy", old_text)], None)
+            update.abandoned = True
+        updated, copied = library._finish_batch(batch)
+        assert updated.status is IngestStatus.UPDATED and updated.article_id == added.article_id
+        assert copied.status is IngestStatus.ADDED and copied.article_id != added.article_id
+        assert library.store.article_text(added.article_id) == newest.text
+        assert library.store.article_text(copied.article_id) == sample_text
+    read_embedded(settings.store.path).assert_whole_articles()
