@@ -510,8 +510,11 @@ class Library:
                 writing.append((stored, previous))
                 kept.append((position, origin, stored))
         if len(kept) < len(job.to_write):
-            with self._inflight_lock:  # no longer about to be stored, for the checks
-                dropped = {id(s) for _, _, s in job.to_write} - {id(s) for _, _, s in kept}
+            # No longer about to be stored, for the checks (by position: ``articles`` are
+            # copies of the queued ones, with their vectors).
+            kept_at = {position for position, _, _ in kept}
+            dropped = {id(s) for position, _, s in job.to_write if position not in kept_at}
+            with self._inflight_lock:
                 self._inflight = [(s, o) for s, o in self._inflight if id(s) not in dropped]
         job.to_write = kept
         job.replaced = {s.record.article_id for s, previous in writing if previous is not None}

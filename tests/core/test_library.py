@@ -19,7 +19,7 @@ from newsbot.config import Settings, load_settings
 from newsbot.errors import ArticleNotFoundError, ConfigError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.store import fingerprint
-from newsbot.library import Library, normalise_url
+from newsbot.library import Library, _with_vectors, normalise_url
 from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
 from tests.store_checks import read_embedded, short_reuters
@@ -764,3 +764,28 @@ def test_a_text_its_own_batch_replaces_is_free_for_a_new_article(
         assert library.store.article_text(added.article_id) == newest.text
         assert library.store.article_text(copied.article_id) == sample_text
     read_embedded(settings.store.path).assert_whole_articles()
+
+
+def test_an_article_the_write_time_check_drops_leaves_the_queue_alone(
+    settings: Settings, embedder: Embedder, sample_text: str
+) -> None:
+    """Only what the check drops stops counting as about to be stored; the rest of its batch,
+    still being written, counts for the checks of other ingests meanwhile."""
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_article(sample_article(sample_text), origin="a")
+        with writer_held(library):
+            update = queue_update(library, sample_text)
+            old_text = sample_article(sample_text, url="https://elsewhere.example/x")
+            fresh = Article(text="The harbour reopened on Friday after repairs.", title="Harbour")
+            batch = library._start_batch([("copy", old_text), ("fresh", fresh)], None)
+            # The update never lands; the write of the batch starts here, by hand.
+            vectors = batch.vectors.result()
+            with library._write_lock:
+                placed = _with_vectors([(s, None) for _, _, s in batch.to_write], vectors)
+                writing = library._recheck_locked(batch, [s for s, _ in placed])
+            queued = {s.url_key for s, _ in library._inflight}
+            update.abandoned = batch.abandoned = True  # the writer thread leaves both
+        assert [s.record.title for s, _ in writing] == ["Harbour"]
+        assert batch.results[0].status is IngestStatus.DUPLICATE
+        # The update and the fresh article are still on their way; the copy is not.
+        assert queued == {normalise_url(SAMPLE_URL), None}
