@@ -141,6 +141,18 @@ class _Batch:
         return self.stored and any(s.record.article_id == article_id for _, _, s in self.to_write)
 
 
+def _repeated(
+    previous: ArticleRecord | None, same_text: ArticleRecord | None, digest: str
+) -> ArticleRecord | None:
+    """The article an input with text ``digest`` repeats, if any: the article it would
+    replace when that already holds the text; for a new article, the one holding the text.
+
+    The one rule of the checks before an ingest and at its write."""
+    if previous is not None:
+        return previous if previous.content_hash == digest else None
+    return same_text
+
+
 def _text_of(article: StoredArticle) -> str | None:
     return article.record.content_hash
 
@@ -486,11 +498,7 @@ class Library:
         for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
             record = stored.record
             previous = current.get(record.article_id)
-            twin: ArticleRecord | None = None
-            if previous is not None and previous.content_hash == record.content_hash:
-                twin = previous  # an update back to the text it has (the update queued failed)
-            elif previous is None:
-                twin = same_text.get(record.content_hash)
+            twin = _repeated(previous, same_text.get(record.content_hash), record.content_hash)
             holder = same_url.get(stored.url_key) if previous is None and stored.url_key else None
             if twin is not None:
                 job.results[position] = IngestResult(
@@ -600,21 +608,15 @@ class Library:
                 # address): the first is written, as with two inputs at one address.
                 or (article_id if article_id in seen_ids else None)
             )
-            same_text = by_hash.get(digest)
-            if (
-                twin_id
-                or (previous and previous.content_hash == digest)
-                or (same_text and not previous)
-            ):
-                matched = None if twin_id else previous or same_text
-                if matched is not None and id(matched) in owners:
-                    owner = owners[id(matched)]
-                    job.repeats[position] = (origin, article, owner, matched.article_id)
-                existing = twin_id or matched.article_id  # type: ignore[union-attr]
+            repeated = _repeated(previous, by_hash.get(digest), digest)
+            if twin_id or repeated:
+                if not twin_id and repeated is not None and id(repeated) in owners:
+                    owner = owners[id(repeated)]
+                    job.repeats[position] = (origin, article, owner, repeated.article_id)
                 results[position] = IngestResult(
                     origin,
                     IngestStatus.DUPLICATE,
-                    article_id=existing,
+                    article_id=twin_id or (repeated.article_id if repeated else None),
                     title=article.title,
                     error=None,
                 )
