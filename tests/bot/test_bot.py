@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from telegram.warnings import PTBDeprecationWarning
 from newsbot.bot.access import QuestionRateLimiter
 from newsbot.errors import StoreError
 from newsbot.library import Library
-from newsbot.models import QUOTE_GAP
+from newsbot.models import QUOTE_GAP, Article, IngestStatus
 from tests.bot.conftest import (
     ADMIN,
     BOT_USERNAME,
@@ -24,6 +26,7 @@ from tests.bot.conftest import (
     USER,
     ArticleServer,
     RunningBot,
+    bot_settings,
 )
 from tests.servers.botapi import BotApiServer
 
@@ -216,6 +219,97 @@ async def test_inline_query_offers_top_passages(server: BotApiServer, bot: Runni
     await server.async_wait_for(lambda: len(server.inline_answers) == 2)
     assert server.inline_answers[1]["results"] == []
     assert server.rejected == []
+
+
+async def test_inline_results_of_articles_with_long_ids_are_distinct(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    # Ids may be 128 characters, result ids only 64 bytes. Cut to 64, two passages of one
+    # article had one result id, and Telegram refused the whole answer.
+    _, library = fresh_bot
+    long_id = "voa-2021-09-06-massoud-vows-to-fight-on-as-taliban-claims-victory-" + "x" * 40
+    article = Article(text=SAMPLE.read_text(encoding="utf-8"), title="Panjshir", id=long_id)
+    assert library.add_article(article, origin="test").status is IngestStatus.ADDED
+    server.inline_query(USER, QUESTION)
+    (answer,) = await server.async_wait_for(lambda: server.inline_answers)
+    assert len(answer["results"]) >= 2
+    assert server.rejected == []
+
+
+async def test_inline_queries_are_answered_when_typing_stops_and_rate_limited(
+    server: BotApiServer, start_bot: Any, tmp_path: Path, stocked_library: Library
+) -> None:
+    await start_bot(
+        bot_settings(tmp_path / "store", server, questions_per_minute=2), stocked_library
+    )
+
+    async def ask_inline(user: int, query: str) -> dict[str, Any]:
+        count = len(server.inline_answers)
+        server.inline_query(user, query)
+        await server.async_wait_for(lambda: len(server.inline_answers) > count)
+        return server.inline_answers[-1]
+
+    # A client sends a query per keystroke: only the last one is searched and answered.
+    typed = [server.inline_query(USER, QUESTION[:n]) for n in (8, 16, 24, len(QUESTION))]
+    (answer,) = await server.async_wait_for(lambda: server.inline_answers)
+    await asyncio.sleep(1)
+    assert len(server.inline_answers) == 1
+    assert answer["inline_query_id"] == typed[-1]["inline_query"]["id"]
+    assert answer["results"]
+    # That was one question of the two a minute this user may ask; the third is refused.
+    assert (await ask_inline(USER, "Who is Ahmad Massoud?"))["results"]
+    refused = await ask_inline(USER, "Where is the Panjshir valley?")
+    assert refused["results"] == []
+    assert "Too many questions" in refused["button"]["text"]
+    for question in ("Who is Ahmad Massoud?", QUESTION, "Where is the Panjshir valley?"):
+        assert (await ask_inline(ADMIN, question))["results"]  # admins are exempt
+    assert server.rejected == []
+
+
+async def test_a_group_document_for_another_bot_is_left_alone(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    running, library = fresh_bot
+    text = SAMPLE.read_bytes()
+    for user, caption in ((ADMIN, "/add@some_other_bot"), (USER, "/add@some_other_bot now")):
+        file_id = server.add_file(text, "story.txt", "text/plain")
+        server.user_message(
+            caption, user_id=user, chat_id=GROUP, chat_type="supergroup", document=file_id
+        )
+    file_id = server.add_file(text, "story.txt", "text/plain")
+    server.user_message(
+        f"/add@{BOT_USERNAME.upper()}",
+        user_id=ADMIN,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        document=file_id,
+    )
+    await message_with(server, GROUP, "added")
+    await running.stop()
+    assert len(server.sent_messages(GROUP)) == 1  # no refusal, no second ingest
+    assert server.call_count("getFile") == 1
+    assert library.stats().articles == 1
+
+
+async def test_a_photo_in_a_private_chat_is_told_to_send_text(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    server.push_update(
+        {
+            "message": {
+                "message_id": 900,
+                "from": {"id": USER, "is_bot": False, "first_name": "User"},
+                "chat": {"id": USER, "type": "private", "first_name": "User"},
+                "date": int(time.time()),
+                "photo": [
+                    {"file_id": "AgAD-photo", "file_unique_id": "AQAD", "width": 90, "height": 90}
+                ],
+                "caption": QUESTION,
+            }
+        }
+    )
+    reply = await message_with(server, USER, "text")
+    assert "send me your question as a text message" in reply["text"]
 
 
 @pytest.mark.parametrize(

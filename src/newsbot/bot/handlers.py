@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
@@ -65,6 +67,10 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
 LIST_PAGE_SIZE = 10
 TYPING_REFRESH = 4.5  # Telegram shows "typing" for 5 s
 _ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
+MIN_PASTED_WORDS = 5  # fewer is a slip ("/add hello there"), not an article
+# Clients send an inline query on (nearly) every keystroke; a query is answered only if no
+# newer one from the same user came within this time, so typing a question costs one search.
+INLINE_SETTLE = 0.4
 
 UNAVAILABLE = "⚠️ The library is temporarily unavailable. Please try again in a few minutes."
 # Admins run the store, so in their private chat they get the reason; everyone else (and
@@ -81,6 +87,16 @@ NOT_A_URL = (
     "line and the article below it."
 )
 REFUSED = "🔒 Sorry, only the bot's admins can {what}."
+URL_AND_WORDS = (
+    "That looks like a URL followed by other words. Nothing was added. To add the page, send "
+    "<code>/add URL</code> (several URLs separated by spaces work too); to add pasted text, put "
+    "the title on the first line and the article below it."
+)
+TOO_SHORT = (
+    "That is too short to be an article ({words} words). Nothing was added. Paste the "
+    "article's text with its title on the first line."
+)
+NOT_TEXT = "I read text only: send me your question as a text message."
 ADD_USAGE = (
     "<b>/add</b> takes:\n"
     "• one or more URLs: <code>/add https://example.com/story</code>\n"
@@ -119,6 +135,18 @@ def _is_private(message: Message) -> bool:
 def _added_by(update: Update) -> str | None:
     user = update.effective_user
     return f"telegram:{user.id}" if user else None
+
+
+def _for_another_bot(message: Message, username: str | None) -> bool:
+    """A group document captioned ``/add@other_bot``: the caption filter cannot know our own
+    username when the handlers are registered, so the suffix is checked here."""
+    match = _ADD_CAPTION.match(message.caption or "")
+    suffix = match.group(1) if match else None
+    return (
+        not _is_private(message)
+        and suffix is not None
+        and suffix[1:].lower() != (username or "").lower()
+    )
 
 
 def _command_rest(text: str | None) -> str:
@@ -215,6 +243,13 @@ async def private_text(update: Update, context: NewsContext) -> None:
     message = update.effective_message
     if message is not None:
         await answer_question(update, context, message.text or "")
+
+
+async def not_text(update: Update, context: NewsContext) -> None:
+    """A photo, voice message, sticker… in a private chat: say what the bot reads."""
+    message = update.effective_message
+    if message is not None:
+        await _reply(message, NOT_TEXT)
 
 
 def _addressed_question(message: Message, username: str, bot_id: int) -> str | None:
@@ -340,15 +375,35 @@ async def inline_query(update: Update, context: NewsContext) -> None:
     query = update.inline_query
     if query is None:
         return
-    settings = context.services.settings.telegram
+    services = context.services
+    settings = services.settings.telegram
     text = " ".join(query.query.split())[: settings.max_question_length]
     if len(text) < 3 or not any(ch.isalnum() for ch in text):
         await query.answer([], cache_time=10)
         return
-    answer = await context.services.call(context.library.ask, text, top_k=settings.inline_results)
+    user_id = query.from_user.id
+    services.inline_latest[user_id] = query.id
+    await asyncio.sleep(INLINE_SETTLE)
+    if services.inline_latest.get(user_id) != query.id:
+        return  # the user typed on; the newer query is answered instead
+    del services.inline_latest[user_id]
+    if user_id not in services.admins:
+        wait = services.limiter.check(user_id)
+        if wait:
+            await query.answer(
+                [],
+                cache_time=0,
+                button=InlineQueryResultsButton(
+                    text=f"⏳ Too many questions; please wait {int(wait) + 1} s",
+                    start_parameter="slow_down",
+                ),
+            )
+            return
+    answer = await services.call(context.library.ask, text, top_k=settings.inline_results)
     results = [
         InlineQueryResultArticle(
-            id=f"{item.passage.chunk.chunk_id}"[:64],
+            # Result ids may be 64 bytes; article ids up to 128 characters.
+            id=hashlib.blake2b(item.passage.chunk.chunk_id.encode(), digest_size=16).hexdigest(),
             title=render.inline_title(item),
             description=render.inline_description(item),
             input_message_content=InputTextMessageContent(
@@ -384,6 +439,8 @@ async def refuse(update: Update, context: NewsContext) -> None:
     if message is None:
         return
     if message.document is not None:
+        if _for_another_bot(message, context.bot.username):
+            return
         what = "add articles"
     else:
         command = (message.text or "").split(maxsplit=1)[0].split("@")[0]
@@ -427,10 +484,14 @@ async def _ingest(
 
 
 async def _add_text(update: Update, context: NewsContext, message: Message, text: str) -> None:
-    status = _Status(await _reply(message, "⏳ Adding the pasted text…"))
     # The first line is the title, even when a single newline follows it.
     first, _, body = text.strip().partition("\n")
     title = first.strip() if body.strip() else None
+    words = len((body if title else text).split())
+    if words < MIN_PASTED_WORDS:
+        await _reply(message, TOO_SHORT.format(words=words))
+        return
+    status = _Status(await _reply(message, "⏳ Adding the pasted text…"))
     async with typing(context, message.chat_id):
         result = await context.services.call(
             context.library.add_text,
@@ -483,6 +544,8 @@ async def add(update: Update, context: NewsContext) -> None:
         elif len(tokens) == 1:
             # One word is never an article; it is a mistyped URL ("example.com/story").
             await _reply(message, NOT_A_URL.format(token=render.esc(render.clip(tokens[0], 200))))
+        elif is_url(tokens[0]) and "\n" not in rest.strip():
+            await _reply(message, URL_AND_WORDS)  # "/add URL my comment": the URL was meant
         else:
             await _add_text(update, context, message, rest)
     elif reply is not None and reply.document is not None:
@@ -496,7 +559,9 @@ async def add(update: Update, context: NewsContext) -> None:
 async def upload(update: Update, context: NewsContext) -> None:
     """A document from an admin (any in a private chat; with an /add caption in groups)."""
     message = update.effective_message
-    if message is not None and message.document is not None:
+    if message is None or message.document is None:
+        return
+    if not _for_another_bot(message, context.bot.username):
         await _add_document(update, context, message, message.document)
 
 
@@ -620,6 +685,7 @@ def register(application: Application, admins: frozenset[int]) -> None:
             MessageHandler(new & document_for_bot, refuse),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND & private, private_text),
             MessageHandler(new & filters.TEXT & ~filters.COMMAND & groups, group_text),
+            MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text),
             MessageHandler(new & filters.COMMAND, unknown_command),
             CallbackQueryHandler(show_page, pattern=ShowPage),
             CallbackQueryHandler(show_passage, pattern=ShowPassage),

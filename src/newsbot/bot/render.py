@@ -97,6 +97,17 @@ def fits(markup: str) -> bool:
     return visible_length(markup) <= MAX_MESSAGE_LENGTH
 
 
+def fitting(blocks: Sequence[str], sep: str = "\n", *, more: str = "… and {n} more") -> str:
+    """``blocks`` joined by ``sep``, as many of the first as fit in one message; a last line
+    (``more``, with ``{n}``) counts those left out. The first block is always kept."""
+    kept = list(blocks)
+    text = sep.join(kept)
+    while not fits(text) and len(kept) > 1:
+        kept.pop()
+        text = sep.join(kept) + sep + more.format(n=len(blocks) - len(kept))
+    return text
+
+
 def format_date(published: str | None) -> str:
     """``2021-09-06`` or an ISO date-time -> ``6 Sep 2021``; anything else shown as it is."""
     if not published:
@@ -108,7 +119,7 @@ def format_date(published: str | None) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def _link(url: str | None, label_html: str) -> str:
+def link(url: str | None, label_html: str) -> str:
     """``<a>`` around the label when the URL is a plain http(s) URL, else just the label."""
     url = clean(url).strip()
     if (
@@ -123,7 +134,7 @@ def _link(url: str | None, label_html: str) -> str:
 def source_line(article: ArticleRecord) -> str:
     """Linked title, outlet and date of an article."""
     title = esc(clip(clean(article.title).strip() or "Untitled", _TITLE_CHARS))
-    parts = [_link(article.url, title)]
+    parts = [link(article.url, title)]
     outlet = clip(clean(article.outlet).strip(), _OUTLET_CHARS)
     if outlet:
         parts.append(esc(outlet))
@@ -302,7 +313,7 @@ def article_list(records: Sequence[ArticleRecord], page: int, per_page: int) -> 
             if x
         )
         title = esc(clip(clean(record.title).strip() or "Untitled", _TITLE_CHARS))
-        lines.append(f"<code>{esc(record.article_id)}</code> {_link(record.url, title)}")
+        lines.append(f"<code>{esc(record.article_id)}</code> {link(record.url, title)}")
         if meta:
             lines.append(f"   <i>{meta}</i>")
     if page < pages:

@@ -6,7 +6,6 @@ in the thread pool through :meth:`Services.call` so the bot keeps answering whil
 
 from __future__ import annotations
 
-import html
 import logging
 import random
 import weakref
@@ -17,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import Job
 
 from newsbot.bot.context import NewsApplication, NewsContext, Services
+from newsbot.bot.render import clip, esc, fitting, link
 from newsbot.errors import NewsbotError, StoreError
 from newsbot.feeds.manager import FeedManager
 from newsbot.feeds.models import Alert, EntryResult, Feed, FeedNotFoundError, PollReport
@@ -48,21 +48,13 @@ def manager_for(library: Library) -> FeedManager:
     return manager
 
 
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=False)
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 # --------------------------------------------------------------------------- rendering
 
 
 def _entry_line(entry: EntryResult, outlet: str | None = None) -> str:
-    title = esc(clip(entry.result.title or entry.title or entry.link or entry.guid, 120))
-    if entry.link:
-        title = f'<a href="{html.escape(entry.link, quote=True)}">{title}</a>'
+    title = link(
+        entry.link, esc(clip(entry.result.title or entry.title or entry.link or entry.guid, 120))
+    )
     updated = " (updated)" if entry.result.status is IngestStatus.UPDATED else ""
     source = f" — {esc(clip(outlet, 60))}" if outlet else ""
     return f"• {title}{updated}{source}"
@@ -83,6 +75,21 @@ def render_poll(report: PollReport) -> str:
         lines.append(f"⚠️ {esc(clip(entry.title or entry.guid, 80))}: ")
         lines[-1] += esc(clip(entry.result.error or "failed", 200))
     return "\n".join(lines)
+
+
+def render_subscription(feed: Feed, report: PollReport | None) -> str:
+    """The answer to ``/feed add``: subscribed with its first poll's outcome, or already."""
+    name = f"<b>{esc(clip(feed.name, 100))}</b> (<code>{feed.id}</code>)"
+    if report is None:
+        return f"Already subscribed: {name}."
+    return f"✅ Subscribed to {name}.\n" + render_poll(report)
+
+
+def render_polls(reports: list[PollReport]) -> str:
+    """The outcome of ``/feed poll``: one block per feed, as many as fit in one message."""
+    if not reports:
+        return "No feeds yet."
+    return fitting([render_poll(r) for r in reports], "\n\n", more="… and {n} more feeds")
 
 
 def render_digest(reports: Iterable[PollReport]) -> str | None:
@@ -112,7 +119,7 @@ def render_list(feeds: list[Feed]) -> str:
     if not feeds:
         return "No feeds yet. Subscribe with <code>/feed add URL</code>."
     lines = [f"📰 <b>{len(feeds)} feed{'s' if len(feeds) != 1 else ''}</b>"]
-    for feed in feeds[:50]:
+    for feed in feeds:
         state = f"{feed.articles} articles"
         if feed.failures:
             state += f", ⚠️ failing ({feed.failures}x): {esc(clip(feed.last_error or '', 120))}"
@@ -120,7 +127,7 @@ def render_list(feeds: list[Feed]) -> str:
             f"<code>{feed.id}</code> {esc(clip(feed.name, 80))}\n   {esc(clip(feed.url, 120))}"
             f" · {state}"
         )
-    return clip("\n".join(lines), 4000)
+    return fitting(lines, more="… and {n} more feeds")
 
 
 # --------------------------------------------------------------------------- /feed
@@ -155,15 +162,7 @@ async def feed_command(update: Update, context: NewsContext) -> None:
                     raise
                 await status.edit_text(f"⚠️ {esc(clip(str(error), 500))}")
                 return
-            if not created or report is None:
-                await status.edit_text(
-                    f"Already subscribed: <b>{esc(feed.name)}</b> (<code>{feed.id}</code>)."
-                )
-                return
-            await status.edit_text(
-                f"✅ Subscribed to <b>{esc(clip(feed.name, 100))}</b> (<code>{feed.id}</code>).\n"
-                + render_poll(report)
-            )
+            await status.edit_text(render_subscription(feed, report if created else None))
         elif action == "list" and len(args) == 1:
             await reply(render_list(await services.call(manager.list_feeds)))
         elif action == "remove" and len(args) == 2:
@@ -173,8 +172,7 @@ async def feed_command(update: Update, context: NewsContext) -> None:
             )
         elif action == "poll" and len(args) == 1:
             reports = await services.call(manager.poll_all)
-            text = "\n\n".join(render_poll(r) for r in reports) or "No feeds yet."
-            await reply(clip(text, 4000))
+            await reply(render_polls(reports))
         elif action == "digest" and len(args) == 2 and args[1].lower() in ("on", "off"):
             enabled = args[1].lower() == "on"
             await services.call(manager.set_digest, user.id, enabled)
