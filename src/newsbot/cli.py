@@ -77,8 +77,14 @@ def _configure_logging(level: int) -> None:
     # Request URLs of the Bot API carry the token; these loggers print them at INFO.
     for name in ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # trafilatura logs a page it finds no article in as an ERROR; the result already says so.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL if level > logging.DEBUG else level)
     # The first run exports the model (about half a minute): say so even when not verbose.
     logging.getLogger("newsbot.index.onnx_model").setLevel(min(level, logging.INFO))
+
+
+def _is_jsonl_name(path: Path) -> bool:
+    return path.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"))
 
 
 def _estimate_total(sources: list[str]) -> int:
@@ -109,7 +115,7 @@ def import_articles(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Restore articles from `newsbot export`: ids, metadata and provenance are kept."""
-    if not file.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
+    if not _is_jsonl_name(file):
         raise _fail(f"{file}: import reads JSON Lines (.jsonl or .jsonl.gz)", 2)
     # An export is a JSON Lines dump that ingest already reads: one format, one path.
     _ingest([str(file)], as_json=as_json, added_by=None)
@@ -122,6 +128,9 @@ def export(
     ],
 ) -> None:
     """Write every article with its text and metadata as JSON Lines (for `newsbot import`)."""
+    if str(file) != "-" and not _is_jsonl_name(file):
+        # What import would refuse to read back.
+        raise _fail(f"{file}: export writes JSON Lines; name it .jsonl or .jsonl.gz", 2)
     try:
         with _library() as library:
             count = library.export_to(sys.stdout) if str(file) == "-" else library.export(file)
@@ -328,7 +337,8 @@ def healthcheck() -> None:
     started = time.monotonic()
     try:
         settings = _settings()
-        store = ChromaStore(settings.store, model=settings.embedding.identity)
+        # Not exclusive: it counts beside the running bot that holds the store.
+        store = ChromaStore(settings.store, model=settings.embedding.identity, exclusive=False)
         try:
             articles, chunks = store.count_articles(), store.count_chunks()
         finally:

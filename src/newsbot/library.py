@@ -34,6 +34,7 @@ from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import (
     ChromaStore,
+    Recovery,
     StoredArticle,
     fingerprint,
     next_generation,
@@ -224,6 +225,7 @@ class Library:
         self._recent: list[ArticleRecord] | None = None
         # A write of this process failed half-way (outage, full disk): repair before the next.
         self._unfinished = False
+        self._warned_max_tokens = False
         # Why writes are refused until a restart: the embedded Chroma blocks on every write after
         # one failed (measured with a file size limit), so failing fast beats hanging the bot.
         self._writes_refused: str | None = None
@@ -275,8 +277,8 @@ class Library:
             )
             library = cls(settings, store, lexical, embedder, sentences)
             with library._write_lock:
-                library._recover_locked()
-                library._sync_lexical_locked()
+                recovery = library._recover_locked()
+                library._sync_lexical_locked(others_writing=bool(recovery.in_flight))
         except BaseException:
             if loading is not None:
                 wait([loading])  # no model left loading behind the error
@@ -289,15 +291,16 @@ class Library:
                 raise
         return library
 
-    def _recover_locked(self) -> None:
+    def _recover_locked(self) -> Recovery:
         """Roll back what a crashed or failed write left (see ChromaStore.recover)."""
         recovery = self.store.recover()
         if recovery.rolled_back:
             self.lexical.remove_articles(recovery.rolled_back)
         if recovery.rolled_back or self._unfinished:
             # The registry changed under the running fingerprint: recount it from the store.
-            self._sync_lexical_locked()
+            self._sync_lexical_locked(others_writing=bool(recovery.in_flight))
         self._unfinished = False
+        return recovery
 
     @property
     def embedder(self) -> Embedder:
@@ -693,10 +696,24 @@ class Library:
         return pooled.astype(np.float32)
 
     def _chunks_of(self, article_id: str, text: str) -> list[Chunk]:
+        max_tokens = self.settings.chunking.max_tokens
+        if max_tokens > self.embedder.max_tokens:
+            # Words past the model's limit would be in no vector: never found, never quoted.
+            if not self._warned_max_tokens:
+                log.warning(
+                    "chunking.max_tokens = %d is more than %s reads (%d tokens); "
+                    "chunks are cut at %d",
+                    max_tokens,
+                    self.embedder.name,
+                    self.embedder.max_tokens,
+                    self.embedder.max_tokens,
+                )
+                self._warned_max_tokens = True
+            max_tokens = self.embedder.max_tokens
         return chunk_article(
             article_id,
             text,
-            max_tokens=self.settings.chunking.max_tokens,
+            max_tokens=max_tokens,
             overlap_sentences=self.settings.chunking.overlap_sentences,
             count_tokens=self.embedder.count_tokens,
         )
@@ -1024,10 +1041,17 @@ class Library:
         self._recent = _newest(records)
         return current
 
-    def _sync_lexical_locked(self) -> None:
+    def _sync_lexical_locked(self, *, others_writing: bool = False) -> None:
         records = self.store.all_records()
         current = self._remember_registry(records)
         if self.lexical.get_meta(_FINGERPRINT) == current:
+            return
+        if others_writing:
+            # Another opening (a process sharing a Chroma server and this folder, or another
+            # Library in this process) is writing now: its index rows are committed before its
+            # registry entries, so a rebuild from the registry would drop them for good. The
+            # fingerprint it writes when done tells the next opening whether a rebuild is due.
+            log.info("another writer is active; the lexical index is checked at the next start")
             return
         log.info("rebuilding the lexical index from %s", self.store.description)
         self._rebuild_lexical_locked({r.article_id for r in records})

@@ -789,3 +789,20 @@ def test_an_article_the_write_time_check_drops_leaves_the_queue_alone(
         assert batch.results[0].status is IngestStatus.DUPLICATE
         # The update and the fresh article are still on their way; the copy is not.
         assert queued == {normalise_url(SAMPLE_URL), None}
+
+
+def test_chunks_longer_than_the_model_reads_are_cut_at_its_limit(
+    tmp_path: Path, embedder: Embedder, sample_text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Seen: max_tokens = 4000 made the sample one chunk; the model read its first 256 tokens,
+    # so the rest of the article was in no vector and was never quoted.
+    sizes = []
+    for max_tokens in (256, 4000):
+        settings = load_settings(
+            store={"path": tmp_path / str(max_tokens)}, chunking={"max_tokens": max_tokens}
+        )
+        with Library.open(settings, embedder=embedder) as library:
+            result = library.add_article(sample_article(sample_text), origin="sample")
+            sizes.append(result.chunks)
+    assert sizes[0] == sizes[1] > 1
+    assert "chunking.max_tokens = 4000 is more than" in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Article, IngestStatus
 from tests.chroma_server import chroma_server
+from tests.conftest import FIXTURES
+from tests.store_checks import cli_env
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,56 @@ def test_server_mode_round_trip(
         library.remove(record.article_id)
         assert library.stats().articles == 0 and library.stats().chunks == 0
         assert not library.ask("Who took control of the Panjshir valley?").answered
+
+
+# A process sharing the server and the BM25 folder, stopped in the middle of a write: its
+# chunks and BM25 rows are written, its registry entry not yet.
+HELD_WRITE = """
+import sys
+from newsbot.config import load_settings
+from newsbot.library import Library
+url, lexical, text = sys.argv[1:]
+store = {"url": url, "collection": "held", "lexical_path": lexical}
+library = Library.open(load_settings(store=store))
+write_records = library.store.write_records
+def held(*args, **kwargs):
+    print("writing", flush=True)
+    sys.stdin.readline()
+    write_records(*args, **kwargs)
+library.store.write_records = held
+print(library.add_text(open(text).read()).status.value, flush=True)
+library.close()
+"""
+
+
+def test_an_opening_beside_another_process_writing_keeps_its_bm25_rows(
+    server_url: str, tmp_path: Path, embedder: Embedder
+) -> None:
+    # Seen: the second opening found the writer's "writing" mark, rebuilt the BM25 index from
+    # the registry (without the article in flight), and the writer's rows were lost for good.
+    settings = server_settings(server_url, tmp_path, "held")
+    sample = FIXTURES / "voa-2021-09-06-panjshir.txt"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HELD_WRITE, server_url, str(tmp_path / "lexical"), str(sample)],
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        with Library.open(settings, embedder=embedder) as beside:
+            assert beside.stats().articles == 0  # not registered yet
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "added"
+    finally:
+        writer.kill()
+        writer.wait(60)
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.stats().articles == 1
+        assert library.lexical.count() == library.stats().chunks > 0
 
 
 def test_unreachable_server_is_a_clear_store_error(tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ class Embedder:
         if not self._encoder.dimension:
             raise ConfigError(f"{settings.model!r} is not a sentence embedding model")
         self.dimension = self._encoder.dimension
+        self.max_tokens = self._encoder.max_tokens
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (documents or questions) as float32 unit vectors, shape (n, dimension)."""
@@ -116,6 +117,7 @@ Span = tuple[int, int]
 
 class _Encoder(Protocol):
     dimension: int
+    max_tokens: int  # the longest input the model reads, in its tokens (specials included)
     token_means: bool  # whether encode_spans can pool spans (see pools_token_means)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
@@ -178,6 +180,7 @@ class _TorchEncoder:
         self._model = SentenceTransformer(path, device=settings.device, local_files_only=local)
         self._batch_size = settings.batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
         self.token_means = pools_token_means(self._model)
 

@@ -180,6 +180,7 @@ class OnnxEncoder:
         self.dimension = int(meta["dimension"])
         self._inputs: list[str] = list(meta["inputs"])
         self.token_means = bool(meta.get("token_means"))
+        self.max_tokens = int(meta["max_seq_length"])
         self._threads = threads
         self._counter = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
         self._counter.no_truncation()

@@ -22,9 +22,11 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -143,6 +145,7 @@ class Recovery:
 
     completed: list[str] = field(default_factory=list)  # fully written, only the mark was left
     rolled_back: list[str] = field(default_factory=list)  # partial writes removed
+    in_flight: list[str] = field(default_factory=list)  # being written by a live process
 
 
 def record_fingerprint(record: ArticleRecord) -> int:
@@ -150,6 +153,60 @@ def record_fingerprint(record: ArticleRecord) -> int:
         f"{record.article_id}\0{record.content_hash}\0{record.chunks}".encode(), digest_size=16
     ).digest()
     return int.from_bytes(digest, "big")
+
+
+LOCK_FILE = "newsbot.lock"
+# Embedded stores this process holds: resolved folder -> (lock file descriptor, openings).
+_held: dict[Path, tuple[int, int]] = {}
+_held_guard = threading.Lock()
+
+
+def _lock_embedded(path: Path) -> Path:
+    """Hold the embedded store at ``path`` for this process; returns the key to release.
+
+    One process per embedded store: Chroma's PersistentClient is not safe across processes
+    (seen: a second process reading while the first ingested crashed with SIGSEGV and left
+    the write journal unreadable for good), and a second opening would roll back the first
+    one's in-flight writes as crashed ones. A ``flock`` is released by the kernel when its
+    process dies, so a killed bot never leaves the store locked. Openings within one process
+    (reindex, tests) share the lock.
+    """
+    import fcntl
+
+    key = path.resolve()
+    with _held_guard:
+        fd, openings = _held.get(key, (-1, 0))
+        if openings == 0:
+            fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                raise StoreError(
+                    f"the embedded store at {path} is in use by another newsbot process"
+                    + (f" (pid {holder})" if holder.isdigit() else "")
+                    + ": it serves one process at a time. Stop that process (the bot?) and "
+                    "try again, or share the library through a Chroma server (store.url)"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _held[key] = (fd, openings + 1)
+    return key
+
+
+def _last_opening(key: Path) -> bool:
+    with _held_guard:
+        return _held.get(key, (-1, 0))[1] <= 1
+
+
+def _unlock_embedded(key: Path) -> None:
+    with _held_guard:
+        fd, openings = _held.pop(key, (-1, 0))
+        if openings > 1:
+            _held[key] = (fd, openings - 1)
+        elif fd >= 0:
+            os.close(fd)  # releases the flock
 
 
 class ChromaStore:
@@ -162,6 +219,7 @@ class ChromaStore:
         model: str,
         generation: str | None = None,
         check_model: bool = True,
+        exclusive: bool = True,
     ) -> None:
         """Connect to Chroma and open the collections of the active (or given) generation.
 
@@ -171,6 +229,8 @@ class ChromaStore:
             generation: open this generation instead of the active one (reindex builds one).
             check_model: raise ModelMismatchError when the index was built with another model.
                 Off only to read the stored articles for a reindex.
+            exclusive: hold an embedded store for this process (see ``_lock_embedded``); off
+                only for the health check, which counts beside a running bot.
         """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -181,6 +241,8 @@ class ChromaStore:
         self._check_model = check_model
         self._stale = False
         self.remote = bool(settings.url)
+        self._lock: Path | None = None
+        self._owns_client = True
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.url:
@@ -196,15 +258,18 @@ class ChromaStore:
             else:
                 self.description = f"embedded Chroma at {settings.path}"
                 settings.path.mkdir(parents=True, exist_ok=True)
+                if exclusive:
+                    self._lock = _lock_embedded(settings.path)
                 self._client = chromadb.PersistentClient(
                     path=str(settings.path), settings=chroma_settings
                 )
             self.max_batch = int(self._client.get_max_batch_size())
             self._connect()
-        except StoreError:
+        except BaseException as error:
+            self._release()
+            if isinstance(error, Exception) and not isinstance(error, StoreError):
+                raise StoreError(describe_failure(self, error)) from error
             raise
-        except Exception as error:
-            raise StoreError(describe_failure(self, error)) from error
 
     def _connect(self) -> None:
         """Look up the generation and its collections (again, after a failure)."""
@@ -241,6 +306,8 @@ class ChromaStore:
     def generation_store(self, generation: str) -> ChromaStore:
         """The same store opened at another generation, sharing this one's client."""
         other = copy.copy(self)
+        other._lock = None  # this store holds it, and the client
+        other._owns_client = False
         other._pinned_generation = generation
         other._check_model = True
         other._connect()
@@ -266,9 +333,20 @@ class ChromaStore:
         return dropped
 
     def close(self) -> None:
-        # PersistentClient holds no handles we can release explicitly; drop references.
-        with contextlib.suppress(Exception):
-            self._client.clear_system_cache()
+        if not self._owns_client:
+            return
+        # PersistentClient holds no handles we can release explicitly; drop references. Only
+        # at the last opening of the folder in this process: Chroma shares one system per
+        # folder, and clearing it under another opening lost that one's unflushed writes.
+        if self._lock is None or _last_opening(self._lock):
+            with contextlib.suppress(Exception):
+                self._client.clear_system_cache()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            _unlock_embedded(self._lock)
+            self._lock = None
 
     def documents(self, name: str) -> DocumentCollection:
         """A collection of small JSON documents beside the index (e.g. feed subscriptions).
@@ -415,15 +493,16 @@ class ChromaStore:
             return Recovery()
         host, now = socket.gethostname(), time.time()
         abandoned: dict[str, str] = {}
+        recovery = Recovery()
         for article_id, (_, meta) in entries.items():
             mine = meta.get("host") == host
-            if mine and _process_alive(int(meta.get("pid", 0))):
-                continue
-            if not mine and now - float(meta.get("started", 0.0)) < stale_after:
+            if (mine and _process_alive(int(meta.get("pid", 0)))) or (
+                not mine and now - float(meta.get("started", 0.0)) < stale_after
+            ):
+                recovery.in_flight.append(article_id)
                 continue
             abandoned[article_id] = str(meta.get("content_hash", ""))
         records = self.get_records(list(abandoned))
-        recovery = Recovery()
         for article_id, announced in abandoned.items():
             record = records.get(article_id)
             if announced and record is not None and record.content_hash == announced:
