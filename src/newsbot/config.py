@@ -10,9 +10,17 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +34,10 @@ from newsbot.errors import ConfigError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # How an index names the int8 variant of a model (EmbeddingSettings.identity).
 INT8_SUFFIX = " (int8)"
+
+
+# "~/data" in a config file or variable means the home folder, as it does in a shell.
+HomePath = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 def _default_cache_path() -> Path:
@@ -121,7 +133,7 @@ class TelegramSettings(_Section):
 
 
 class StoreSettings(_Section):
-    path: Path = Field(
+    path: HomePath = Field(
         default_factory=_default_store_path,
         description="Directory of the embedded Chroma store (used when `url` is not set).",
     )
@@ -133,7 +145,7 @@ class StoreSettings(_Section):
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$",
         description="Prefix of the Chroma collections newsbot owns.",
     )
-    lexical_path: Path | None = Field(
+    lexical_path: HomePath | None = Field(
         None,
         description="Folder of the BM25 index (tantivy). Default: inside `path` for the "
         "embedded store, in the user cache directory for a server. Rebuilt from Chroma when "
@@ -156,6 +168,12 @@ class IngestSettings(_Section):
         description="Allow URLs that resolve to loopback/private/link-local addresses.",
     )
     timeout: float = Field(20.0, gt=0, description="Seconds to connect and to read a URL.")
+    total_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one whole fetch may take, redirects and a slowly sent body "
+        "included (`timeout` bounds each wait for data, not a server that drips it).",
+    )
     max_bytes: int = Field(
         20 * 1024 * 1024, gt=0, description="Largest download or file accepted, in bytes."
     )
@@ -193,7 +211,7 @@ class EmbeddingSettings(_Section):
         description="Texts the onnx backends encode at once, each on one CPU thread "
         "(default: the CPUs this process may use, a container's CPU quota included).",
     )
-    cache_dir: Path = Field(
+    cache_dir: HomePath = Field(
         default_factory=_default_cache_path,
         description="Where ONNX exports of the model are kept (made once, on first use).",
     )
@@ -210,7 +228,11 @@ class EmbeddingSettings(_Section):
 
 
 class ChunkSettings(_Section):
-    max_tokens: int = Field(256, gt=16, description="Largest chunk, in model tokens (word pieces).")
+    max_tokens: int = Field(
+        256,
+        gt=16,
+        description="Largest chunk, in model tokens (word pieces); at most what the model reads.",
+    )
     overlap_sentences: int = Field(
         1, ge=0, description="Sentences repeated at the start of the next chunk."
     )

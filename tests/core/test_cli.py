@@ -166,6 +166,15 @@ def test_usage_and_config_errors(store: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "search.top_k" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_export_refuses_a_name_import_would_not_read(store: Path, tmp_path: Path) -> None:
+    # Seen: `export backup.txt` wrote the file, then `import backup.txt` refused it.
+    code, _, err = invoke("export", str(tmp_path / "backup.txt"))
+    assert code == 2 and ".jsonl" in err
+    assert not (tmp_path / "backup.txt").exists()
+    assert invoke("export", str(tmp_path / "backup.jsonl.gz"))[0] == 0
+    assert invoke("import", str(tmp_path / "backup.jsonl.gz"))[0] == 0
+
+
 class _Pages(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = (FIXTURES / "html" / "coastal-times-storm.html").read_bytes()

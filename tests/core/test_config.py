@@ -141,3 +141,17 @@ def test_encode_threads_follow_cpu_quota(
     assert usable_cpus(path) == (8 if expected is None else expected)
     settings = load_settings(embedding={"threads": 3})
     assert settings.embedding.encode_threads == 3  # an explicit setting wins
+
+
+def test_a_home_folder_in_paths_is_expanded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Seen: store.path = "~/news" made a folder named "~" wherever newsbot was started.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "~/news"\nlexical_path = "~/bm25"\n', encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_EMBEDDING__CACHE_DIR", "~/models")
+    settings = load_settings(config)
+    assert settings.store.path == tmp_path / "news"
+    assert settings.store.lexical_path == tmp_path / "bm25"
+    assert settings.embedding.cache_dir == tmp_path / "models"

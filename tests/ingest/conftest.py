@@ -58,8 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
     ``/redirect/N`` N hops then the article; ``/loop``; ``/to?url=U`` a 302 to U;
     ``/big-declared`` a Content-Length over the cap; ``/big-stream`` a body over the cap with no
     Content-Length; ``/gzip-bomb`` a small gzip-encoded body that inflates far over the cap;
-    ``/slow`` headers after 2 s; ``/missing`` 404; ``/error`` 500;
-    ``/echo`` the request headers as text.
+    ``/slow`` headers after 2 s; ``/drip`` 15 bytes every 0.1 s for 10 s; ``/missing`` 404;
+    ``/error`` 500; ``/echo`` the request headers as text.
     """
 
     server_version = "TestServer/1.0"
@@ -126,6 +126,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(2)
             self._send(200, b"late", "text/plain")
+        elif path == "/drip":  # every wait for data is short; the whole body takes 10 s
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"drip " * 3)
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:  # the client gave up
+                pass
         elif path == "/missing":
             self._send(404, b"not here", "text/html")
         elif path == "/error":

@@ -264,6 +264,16 @@ def test_read_timeout(local_server: LocalServer) -> None:
     assert time.monotonic() - started < 1.5
 
 
+def test_a_body_sent_slowly_is_cut_off_at_the_total_timeout(local_server: LocalServer) -> None:
+    # Each read returns within `timeout`, so only the whole fetch's deadline stops it (seen:
+    # 29 bytes a second held an ingest for as long as the server kept sending).
+    settings = IngestSettings(allow_private_urls=True, timeout=0.5, total_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^took longer than 1 s fetching http://127.*/drip"):
+        fetch_url(local_server.url("/drip"), settings)
+    assert time.monotonic() - started < 3
+
+
 def test_connection_refused(private_ok: IngestSettings) -> None:
     import socket
 

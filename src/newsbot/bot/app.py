@@ -70,6 +70,16 @@ class RedactToken(logging.Filter):
         return text.replace(self.token, "<token>")
 
 
+class DropStartupFailure(logging.Filter):
+    """python-telegram-bot logs its failure to start (bad token, no Bot API) with a traceback,
+    then raises it; :func:`run_bot` turns the raise into one line, which is all the operator
+    needs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
+
+
 def quiet_token_leaking_loggers(token: str = "") -> None:
     """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token.
 
@@ -229,6 +239,9 @@ def run_bot(settings: Settings) -> None:
         )
     application = build_application(settings)
     token = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    startup = DropStartupFailure()
+    ptb = logging.getLogger("telegram.ext")
+    ptb.addFilter(startup)
     try:
         _run(application, mode)
     except InvalidToken:
@@ -239,6 +252,8 @@ def run_bot(settings: Settings) -> None:
     except TelegramError as error:  # the Bot API is unreachable at start-up
         reason = RedactToken(token).redact(str(error)) if token else str(error)
         raise NewsbotError(f"cannot reach the Telegram Bot API: {reason}") from None
+    finally:
+        ptb.removeFilter(startup)
 
 
 def _run(application: NewsApplication, mode: PollingMode | WebhookMode) -> None:

@@ -15,6 +15,7 @@ import email.message
 import ipaddress
 import posixpath
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -37,7 +38,6 @@ ALLOWED_CONTENT_TYPES = frozenset(
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ALLOWED_SCHEMES = ("http", "https")
 _NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
-_CHUNK_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,7 @@ def fetch_url(
             an article (HTML, XHTML, PDF, plain text, Markdown).
     """
     current = _parse_url(url)
+    deadline = time.monotonic() + settings.total_timeout
     timeout = httpx.Timeout(settings.timeout)
     allowed = ALLOWED_CONTENT_TYPES if accept_types is None else accept_types
     accept = _ACCEPT if accept_types is None else ",".join([*sorted(accept_types), "*/*;q=0.1"])
@@ -178,6 +179,7 @@ def fetch_url(
     # trust_env=False: no proxy from the environment, which would resolve names itself.
     with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         while True:
+            _check_deadline(deadline, url, settings)
             with _open(client, current, request_headers, settings) as response:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECT_STATUSES and location:
@@ -219,7 +221,7 @@ def fetch_url(
                         f"unsupported content type {content_type} at {current} "
                         f"(expected {expected})"
                     )
-                content = _read_capped(response, current, settings)
+                content = _read_capped(response, current, settings, deadline)
                 return Fetched(
                     url=str(current),
                     content=content,
@@ -290,17 +292,29 @@ def _open(
         response.close()
 
 
-def _read_capped(response: httpx.Response, url: httpx.URL, settings: IngestSettings) -> bytes:
+def _check_deadline(deadline: float, url: object, settings: IngestSettings) -> None:
+    if time.monotonic() > deadline:
+        raise FetchError(
+            f"took longer than {settings.total_timeout:g} s fetching {url} (ingest.total_timeout)"
+        )
+
+
+def _read_capped(
+    response: httpx.Response, url: httpx.URL, settings: IngestSettings, deadline: float
+) -> bytes:
     limit = settings.max_bytes
     declared = response.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise FetchError(f"too large: {url} is {int(declared):,} bytes (the limit is {limit:,})")
     body = bytearray()
     try:
-        for chunk in response.iter_bytes(_CHUNK_SIZE):
+        # As the data arrives (a chunk size would wait for it to fill), so the size cap and
+        # the deadline are checked after every read.
+        for chunk in response.iter_bytes():
             body += chunk
             if len(body) > limit:
                 raise FetchError(f"too large: {url} is over the limit of {limit:,} bytes")
+            _check_deadline(deadline, url, settings)
     except httpx.TimeoutException:
         raise FetchError(f"timed out after {settings.timeout:g} s fetching {url}") from None
     except httpx.HTTPError as error:
