@@ -177,12 +177,24 @@ def _still_standing(
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Batches of at most ``size``. An article at an address (or with an id) already in the
+    batch starts the next one: it is then checked against the one before it, as it would be
+    in any later batch (a changed text is an update), not taken for its twin."""
     batch: list[Item] = []
+    keys: set[str] = set()
     for item in items:
-        batch.append(item)
-        if len(batch) >= size:
+        article = item[1]
+        own: set[str] = set()
+        if isinstance(article, Article):
+            if article.url:
+                own.add("url:" + normalise_url(article.url))
+            if article.id:
+                own.add("id:" + article.id)
+        if batch and (len(batch) >= size or own & keys):
             yield batch
-            batch = []
+            batch, keys = [], set()
+        batch.append(item)
+        keys |= own
     if batch:
         yield batch
 

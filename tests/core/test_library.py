@@ -667,16 +667,29 @@ def test_an_update_back_to_the_stored_text_is_a_duplicate(
         assert library.store.article_text(added.article_id) == sample_text
 
 
-def test_one_article_twice_in_a_batch_is_written_once(library: Library, sample_text: str) -> None:
-    """Two inputs with one id (an export edited by hand, say): the first is written."""
-    first = sample_article(sample_text, id="voa-panjshir")
-    second = sample_article(
-        sample_text + " Talks resumed.", id="voa-panjshir", url="https://elsewhere.example/x"
-    )
-    added, repeated = library.add_articles([("first", first), ("second", second)])
-    assert added.status is IngestStatus.ADDED and added.article_id == "voa-panjshir"
-    assert repeated.status is IngestStatus.DUPLICATE and repeated.article_id == "voa-panjshir"
-    assert library.store.article_text("voa-panjshir") == sample_text
+@pytest.mark.parametrize("between", [0, 70])
+def test_one_article_twice_in_an_ingest_is_updated_by_the_later_input(
+    library: Library, sample_text: str, between: int
+) -> None:
+    """Two inputs with one id or one address and different texts (an export edited by hand, a
+    dump with a corrected story): the later one is an update, whether the two fall in one
+    batch or not (seen: in one batch the later was a "duplicate" and its text was lost)."""
+    fillers = [(f"filler {i}", a) for i, a in enumerate(filler_articles(between))]
+    for key, changes in (("id", {"id": "voa-panjshir"}), ("url", {})):
+        first = sample_article(sample_text, **changes)
+        second = sample_article(
+            sample_text + f" Talks resumed ({key}).",
+            **changes,
+            **({"url": "https://elsewhere.example/x"} if key == "id" else {}),
+        )
+        results = list(library.add_articles([("first", first), *fillers, ("second", second)]))
+        added, updated = results[0], results[-1]
+        assert added.status is IngestStatus.ADDED, (key, added)
+        assert updated.status is IngestStatus.UPDATED and updated.article_id == added.article_id
+        assert library.store.article_text(added.article_id) == second.text
+        library.remove(added.article_id)
+        for result in results[1:-1]:
+            library.remove(result.article_id or "")
 
 
 def test_two_ingests_at_once_store_each_article_once(
