@@ -72,6 +72,7 @@ _FINGERPRINT = "fingerprint"
 # The lexical fingerprint while a write is under way: a crash leaves it, and the next open
 # rebuilds the lexical index from Chroma instead of trusting rows of unfinished articles.
 _WRITING = "writing"
+_UNVERIFIED = "unverified"  # a rebuild was skipped: the next opening checks the rows again
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
 
@@ -238,6 +239,7 @@ class Library:
         # A write of this process failed half-way (outage, full disk): repair before the next.
         self._unfinished = False
         self._warned_max_tokens = False
+        self._lexical_unverified = False
         # Why writes are refused until a restart: the embedded Chroma blocks on every write after
         # one failed (measured with a file size limit), so failing fast beats hanging the bot.
         self._writes_refused: str | None = None
@@ -327,9 +329,11 @@ class Library:
         self._lexical_worker.shutdown(wait=True)
         self._writer.shutdown(wait=True)
         self._lexical_writer.shutdown(wait=True)
-        self.sentences.close()
-        self.lexical.close()
-        self.store.close()
+        try:
+            self.sentences.close()
+            self.lexical.close()
+        finally:
+            self.store.close()  # whatever failed above, the store's lock is released
 
     def __enter__(self) -> Library:
         return self
@@ -783,7 +787,7 @@ class Library:
             if prev is not None:
                 self._fingerprint ^= record_fingerprint(prev)
             self._fingerprint ^= record_fingerprint(s.record)
-        self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+        self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
         if store is self.store and self._recent is not None:
             self._recent = _newest([s.record for s in stored] + self._recent)
 
@@ -814,7 +818,7 @@ class Library:
                 self._after_failed_write(self.store, error)
                 raise
             self._fingerprint ^= record_fingerprint(record)
-            self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+            self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
             if self._recent is not None:
                 kept = [r for r in self._recent if r.article_id != article_id]
                 # Too few left to show: read the registry again when next asked.
@@ -900,6 +904,7 @@ class Library:
                 target.delete_records(gone)
                 target.delete_chunks(gone)
             target.activate()
+            source.hand_over(target)  # the lock and the client go with the live generation
             self.store = target
             # The old generation goes; its store object shares our client, so it is not closed.
             target.drop_other_generations()
@@ -1058,12 +1063,13 @@ class Library:
         current = self._remember_registry(records)
         if self.lexical.get_meta(_FINGERPRINT) == current:
             return
-        if others_writing:
+        if others_writing and self.lexical.get_meta(_FINGERPRINT) == _WRITING:
             # Another opening (a process sharing a Chroma server and this folder, or another
             # Library in this process) is writing now: its index rows are committed before its
             # registry entries, so a rebuild from the registry would drop them for good. The
             # fingerprint it writes when done tells the next opening whether a rebuild is due.
             log.info("another writer is active; the lexical index is checked at the next start")
+            self._lexical_unverified = True
             return
         log.info("rebuilding the lexical index from %s", self.store.description)
         self._rebuild_lexical_locked({r.article_id for r in records})
@@ -1081,7 +1087,13 @@ class Library:
             # Only registered articles: chunks without a registry entry are unfinished writes.
             live = [c for c in page if c.article_id in article_ids]
             self.lexical.replace_articles([], live)
-        self.lexical.set_meta(_FINGERPRINT, f"{self._fingerprint:032x}")
+        self._lexical_unverified = False
+        self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
+
+    def _fingerprint_text(self) -> str:
+        """What a write stamps on the lexical index: the registry's fingerprint, unless the
+        rows were never checked against the registry (then no fingerprint may vouch for them)."""
+        return _UNVERIFIED if self._lexical_unverified else f"{self._fingerprint:032x}"
 
 
 def _newest(records: Iterable[ArticleRecord]) -> list[ArticleRecord]:

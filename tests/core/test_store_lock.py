@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,39 @@ def test_openings_in_one_process_share_the_store(tmp_path: Path, embedder: Embed
     freed = run_cli(tmp_path / "store", "stats")
     assert freed.returncode == 0, freed.stderr
     assert "articles: 0" in freed.stdout
+
+
+def test_a_skipped_bm25_rebuild_is_redone_at_the_next_start(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """An opening that finds another writer's mark and entry skips the rebuild; its own later
+    writes must not vouch for rows it never checked (seen: the next write stamped the
+    registry's fingerprint on a short index, which was then never rebuilt)."""
+    from newsbot.library import _FINGERPRINT, _WRITING
+
+    settings = load_settings(store={"path": tmp_path / "store"})
+    with Library.open(settings, embedder=embedder) as library:
+        first = library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        # What a writer on another host leaves in flight: its journal entry and its mark,
+        # here with rows already missing.
+        library.store._pending.put_many(
+            [("elsewhere", "", {"host": "other-host", "pid": 1, "started": time.time()})]
+        )
+        library.lexical.remove_articles([first.article_id or ""])
+        library.lexical.set_meta(_FINGERPRINT, _WRITING)
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.lexical.count() == 0  # skipped: the other writer is in flight
+        library.add_text("Harbour reopens\n" + "The city harbour reopened on Monday. " * 5)
+        library.store.end_writes(["elsewhere"])  # that writer is done
+    with Library.open(settings, embedder=embedder) as library:
+        assert library.lexical.count() == library.stats().chunks > 1
+
+
+def test_reindex_hands_the_lock_to_the_new_generation(tmp_path: Path, embedder: Embedder) -> None:
+    settings = load_settings(store={"path": tmp_path / "store"})
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        library.reindex()
+        assert "in use by another newsbot process" in run_cli(tmp_path / "store", "stats").stderr
+    freed = run_cli(tmp_path / "store", "stats")  # closed: released, as before the reindex
+    assert freed.returncode == 0, freed.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import functools
 import hashlib
 import logging
@@ -180,7 +181,13 @@ def _lock_embedded(path: Path) -> Path:
             fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    os.close(fd)
+                    raise StoreError(
+                        f"cannot lock the embedded store at {path} ({error.strerror}): keep it "
+                        "on a local file system, or use a Chroma server (store.url)"
+                    ) from None
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
                 os.close(fd)
                 raise StoreError(
@@ -331,6 +338,12 @@ class ChromaStore:
                 self._client.delete_collection(name)
                 dropped.append(name)
         return dropped
+
+    def hand_over(self, other: ChromaStore) -> None:
+        """Make ``other`` (a generation of this store) the one that holds the lock and the
+        client, and so releases them when closed."""
+        other._lock, other._owns_client = self._lock, self._owns_client
+        self._lock, self._owns_client = None, False
 
     def close(self) -> None:
         if not self._owns_client:
