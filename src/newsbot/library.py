@@ -1061,13 +1061,15 @@ class Library:
     def _sync_lexical_locked(self, *, others_writing: bool = False) -> None:
         records = self.store.all_records()
         current = self._remember_registry(records)
-        if self.lexical.get_meta(_FINGERPRINT) == current:
+        stamped = self.lexical.get_meta(_FINGERPRINT)
+        if stamped == current:
             return
-        if others_writing and self.lexical.get_meta(_FINGERPRINT) == _WRITING:
-            # Another opening (a process sharing a Chroma server and this folder, or another
-            # Library in this process) is writing now: its index rows are committed before its
-            # registry entries, so a rebuild from the registry would drop them for good. The
-            # fingerprint it writes when done tells the next opening whether a rebuild is due.
+        if others_writing and stamped == _WRITING:
+            # Another process sharing a Chroma server and this folder is writing now: its
+            # index rows are committed before its registry entries, so a rebuild from the
+            # registry would drop them for good. The fingerprint it writes when done tells the
+            # next opening whether a rebuild is due. (Journal entries of this process never
+            # count as in flight: ChromaStore.recover takes them for abandoned.)
             log.info("another writer is active; the lexical index is checked at the next start")
             self._lexical_unverified = True
             return

@@ -18,9 +18,8 @@ from newsbot.config import load_settings
 from newsbot.errors import StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
+from tests.conftest import SAMPLE
 from tests.store_checks import cli_env, newsbot
-
-SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "voa-2021-09-06-panjshir.txt"
 
 HOLD = """
 import sys
