@@ -294,6 +294,8 @@ rejected=$(control rejected)
 [[ $rejected == "[]" ]] || die "the stand-in refused what the bot sent: $rejected"
 
 $ENGINE exec "$NAME" newsbot healthcheck >"$WORK/health" 2>&1 || die "healthcheck failed: $(cat "$WORK/health")"
+# Beside the bot it reads the bot's own report; it must not open the store the bot holds.
+grep -q 'checked by the bot' "$WORK/health" || die "healthcheck did not read the bot's report: $(cat "$WORK/health")"
 note "healthcheck in the running container: $(cat "$WORK/health")"
 # The image's own HEALTHCHECK, as the engine runs it.
 if [[ $ENGINE == podman ]]; then

@@ -134,6 +134,12 @@ def newsbot(*args: str) -> list[str]:
     return [sys.executable, "-m", "newsbot", *args]
 
 
+def run_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``newsbot ARGS`` in its own process, on the embedded store at ``store``."""
+    env = cli_env(store__path=str(store))
+    return subprocess.run(newsbot(*args), env=env, capture_output=True, text=True, timeout=300)
+
+
 def kill_during_write(
     process: subprocess.Popen[bytes],
     lexical: Path,

@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from newsbot import health
 from newsbot.config import Settings, load_settings
-from newsbot.errors import NewsbotError
+from newsbot.errors import NewsbotError, StoreInUseError
 from newsbot.models import Answer, IngestResult, IngestStatus
 
 app = typer.Typer(
@@ -326,30 +327,82 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")
 
 
 @app.command()
-def healthcheck() -> None:
+def healthcheck(
+    max_age: Annotated[
+        float,
+        typer.Option(
+            "--max-age",
+            min=1.0,
+            help="Seconds a running bot's health report stays valid.",
+        ),
+    ] = health.STALE_AFTER,
+) -> None:
     """Check that the store answers and its index is readable (container health checks).
 
-    Quick: it opens the store and counts, without loading the embedding model or touching the
-    lexical index, so a running bot is never disturbed. Exit status 0 or 1, with one line.
+    Beside a running bot, it reads the report the bot writes after checking its own store
+    every 15 s, and fails when that report is missing, stale or an error: the embedded store
+    serves one process at a time. With no bot running (or a Chroma server) it opens the store
+    and counts. It never loads the embedding model. Exit status 0 or 1, with one line.
     """
-    from newsbot.index.store import ChromaStore
-
     started = time.monotonic()
+    beat = None
     try:
         settings = _settings()
-        # Not exclusive: it counts beside the running bot that holds the store.
-        store = ChromaStore(settings.store, model=settings.embedding.identity, exclusive=False)
-        try:
-            articles, chunks = store.count_articles(), store.count_chunks()
-        finally:
-            store.close()
+        if not settings.store.url:
+            beat = health.read(settings.store.path)
+            if beat is not None and health.alive(beat.pid) and beat.age() <= max_age:
+                _report_heartbeat(beat)
+                return
+        description, articles, chunks = _count_store(settings)
+    except StoreInUseError as error:
+        err.print(f"unhealthy: {_held_without_report(error, beat)}")
+        raise typer.Exit(1) from None
     except NewsbotError as error:
         err.print(f"unhealthy: {escape(str(error))}")
         raise typer.Exit(1) from None
     out.print(
-        f"healthy: {escape(store.description)}, {articles} articles, {chunks} chunks "
+        f"healthy: {escape(description)}, {articles} articles, {chunks} chunks "
         f"({time.monotonic() - started:.1f} s)"
     )
+
+
+def _report_heartbeat(beat: health.Heartbeat) -> None:
+    writer, age = f"the bot (pid {beat.pid})", f"{beat.age():.0f} s ago"
+    if beat.starting:
+        err.print(f"unhealthy: {writer} is starting (since {age})")
+        raise typer.Exit(1)
+    if beat.error is not None:
+        err.print(f"unhealthy: {writer} reports {escape(beat.error)} ({age})")
+        raise typer.Exit(1)
+    out.print(
+        f"healthy: {escape(beat.store)}, {beat.articles} articles, {beat.chunks} chunks "
+        f"(checked by {writer} {age})"
+    )
+
+
+def _held_without_report(error: StoreInUseError, beat: health.Heartbeat | None) -> str:
+    """Why the process holding the store is not healthy: its report is stale, or it has none."""
+    if beat is not None and beat.pid == error.holder:
+        doing = "been starting" if beat.starting else "not checked its store"
+        return (
+            f"the bot (pid {beat.pid}) has {doing} for {beat.age():.0f} s "
+            f"(it checks every {health.HEARTBEAT_INTERVAL:.0f} s): stuck or overloaded"
+        )
+    holder = f"pid {error.holder}" if error.holder else "another process"
+    return (
+        f"the embedded store is held by {holder}, which reports no health: "
+        "a bot still starting, or a command such as ingest"
+    )
+
+
+def _count_store(settings: Settings) -> tuple[str, int, int]:
+    from newsbot.index.store import ChromaStore
+
+    store = ChromaStore(settings.store, model=settings.embedding.identity)
+    try:
+        return store.description, store.count_articles(), store.count_chunks()
+    finally:
+        store.close()
 
 
 @app.command()

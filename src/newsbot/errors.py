@@ -25,6 +25,14 @@ class StoreError(NewsbotError):
     """The vector store is unavailable or in a state newsbot cannot use."""
 
 
+class StoreInUseError(StoreError):
+    """Another process holds the embedded store (it serves one process at a time)."""
+
+    def __init__(self, message: str, holder: int | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class ModelMismatchError(StoreError):
     """The index was built with another embedding model than the configured one."""
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import socket
 import urllib.request
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from telegram.ext import Application
 from typer.testing import CliRunner
 
+from newsbot import health
 from newsbot.bot import app as bot_app
 from newsbot.bot.access import QuestionRateLimiter
 from newsbot.bot.app import PollingMode, WebhookMode, build_application, run_bot, run_mode
@@ -23,6 +26,7 @@ from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from tests.bot.conftest import ADMIN, TOKEN, USER, RunningBot, bot_settings
 from tests.servers.botapi import BotApiServer
+from tests.store_checks import run_cli
 
 # --------------------------------------------------------------------------- run modes
 
@@ -166,6 +170,42 @@ async def test_owned_library_is_opened_in_post_init_and_closed_on_shutdown(
     await server.async_wait_for_messages(USER, 1)
     await bot.stop()
     assert closed == opened
+
+
+async def test_the_bot_reports_its_health_for_the_health_check(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = settings.store.path
+    at_open: list[health.Heartbeat | None] = []
+
+    def open_library(settings: Settings) -> Library:
+        at_open.append(health.read(settings.store.path))
+        return Library.open(settings, embedder=embedder)
+
+    monkeypatch.setattr(bot_app, "_open_library", open_library)
+    bot = RunningBot(build_application(settings))
+    await bot.start()
+    try:
+        # "Starting" is on record before the store is opened, so a check meanwhile leaves it be.
+        assert at_open[0] is not None and at_open[0].starting and at_open[0].pid == os.getpid()
+        beat = await wait_for_report(store)
+        assert (beat.pid, beat.articles, beat.chunks, beat.error) == (os.getpid(), 0, 0, None)
+        # A separate process, as the container's HEALTHCHECK runs, beside the bot's lock.
+        checked = await asyncio.to_thread(run_cli, store, "healthcheck")
+        assert checked.returncode == 0, checked.stderr
+        assert f"checked by the bot (pid {os.getpid()})" in checked.stdout
+    finally:
+        await bot.stop()
+    assert health.read(store) is None  # a clean stop leaves no report to misread
+
+
+async def wait_for_report(store: Path) -> health.Heartbeat:
+    for _ in range(200):
+        beat = health.read(store)
+        if beat is not None and not beat.starting:
+            return beat
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no health report in {store}")
 
 
 def test_rate_limiter_window() -> None:

@@ -1,19 +1,28 @@
-"""`newsbot healthcheck`, the container's HEALTHCHECK: store reachable, index readable, quick."""
+"""`newsbot healthcheck`, the container's HEALTHCHECK: store reachable, index readable, quick;
+beside a running bot, the bot's own report."""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from newsbot import health
 from newsbot.cli import app
 from newsbot.config import load_settings
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from tests.conftest import SAMPLE
+from tests.store_checks import run_cli
 
 runner = CliRunner()
 
@@ -100,3 +109,107 @@ def test_bad_setting_is_unhealthy(monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, stderr = healthcheck()
     assert code == 1
     assert stderr.startswith("unhealthy: ") and "NEWSBOT_STORE__URL" in stderr
+
+
+# --------------------------------------------------------------------------- beside a running bot
+# The embedded store serves one process: beside the bot, the health check reads the report the
+# bot writes after checking its own store (newsbot.health), and never opens the store itself.
+
+
+def report(store: Path, *, age: float = 0.0, pid: int | None = None, **fields: Any) -> None:
+    health.write(
+        store,
+        health.Heartbeat(
+            pid=os.getpid() if pid is None else pid,
+            time=time.time() - age,
+            store=f"embedded Chroma at {store}",
+            **fields,
+        ),
+    )
+
+
+def test_a_running_bots_fresh_report_is_read_and_its_store_left_alone(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    store = tmp_path / "store"
+    # This process holds the store, as the bot does: a check that opened it would be refused.
+    with Library.open(load_settings(store={"path": store}), embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        assert health.report(library).articles == 1
+        result = run_cli(store, "healthcheck")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("healthy: ") and result.stdout.count("\n") == 1
+    assert "1 articles, 3 chunks" in result.stdout
+    assert f"checked by the bot (pid {os.getpid()})" in result.stdout
+
+
+def test_a_stale_report_is_unhealthy_unless_max_age_allows_it(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    store = tmp_path / "store"
+    with Library.open(load_settings(store={"path": store}), embedder=embedder):
+        report(store, age=600, articles=1, chunks=3)
+        stale = run_cli(store, "healthcheck")
+        allowed = run_cli(store, "healthcheck", "--max-age", "900")
+
+    assert stale.returncode == 1 and stale.stdout == ""
+    assert stale.stderr.count("\n") == 1, stale.stderr
+    assert re.search(
+        rf"^unhealthy: the bot \(pid {os.getpid()}\) has not checked its store for 60\d s",
+        stale.stderr,
+    ), stale.stderr
+    assert allowed.returncode == 0 and "1 articles, 3 chunks" in allowed.stdout
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"starting": True}, "is starting"),
+        ({"error": "Chroma failed: disk I/O error"}, "reports Chroma failed: disk I/O error"),
+    ],
+)
+def test_a_bot_starting_or_failing_is_unhealthy(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_model: None,
+    fields: dict[str, Any],
+    expected: str,
+) -> None:
+    store = tmp_path / "store"
+    report(store, **fields)
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(store))
+
+    code, stdout, stderr = healthcheck()
+
+    assert code == 1 and stdout == ""
+    assert stderr.startswith(f"unhealthy: the bot (pid {os.getpid()}) {expected}"), stderr
+    assert stderr.count("\n") == 1
+
+
+def test_a_report_left_by_a_dead_bot_is_ignored(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, no_model: None
+) -> None:
+    store = tmp_path / "store"
+    with Library.open(load_settings(store={"path": store}), embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    report(store, pid=gone.pid, error="an old failure")
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(store))
+
+    code, stdout, stderr = healthcheck()
+
+    assert code == 0, stderr
+    assert "1 articles, 3 chunks" in stdout and "checked by" not in stdout  # counted itself
+
+
+def test_a_report_that_cannot_be_written_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with caplog.at_level(logging.WARNING, logger="newsbot.health"):
+        report(not_a_folder)
+    assert "cannot write the health report" in caplog.text
+    assert health.read(not_a_folder) is None

@@ -19,7 +19,7 @@ from newsbot.errors import StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from tests.conftest import SAMPLE
-from tests.store_checks import cli_env, newsbot
+from tests.store_checks import cli_env, run_cli
 
 HOLD = """
 import sys
@@ -30,11 +30,6 @@ print("open", flush=True)
 sys.stdin.read()  # until the test closes our stdin (or kills us)
 library.close()
 """
-
-
-def run_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = cli_env(store__path=str(store))
-    return subprocess.run(newsbot(*args), env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_second_process_is_refused_until_the_first_is_gone(
@@ -62,10 +57,11 @@ def test_a_second_process_is_refused_until_the_first_is_gone(
         assert refused.returncode == 1
         assert f"pid {holder.pid}" in refused.stderr and "store.url" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-        # The health check only counts, beside the process that holds the store.
+        # The health check does not open it either: this holder writes no health report.
         health = run_cli(store, "healthcheck")
-        assert health.returncode == 0, health.stderr
-        assert "1 articles" in health.stdout
+        assert health.returncode == 1
+        assert health.stderr.startswith("unhealthy: ") and f"pid {holder.pid}" in health.stderr
+        assert "reports no health" in health.stderr
     finally:
         holder.kill()  # a killed holder leaves no lock behind: the kernel drops it
         holder.wait(30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
+from newsbot import health
 from newsbot.bot import handlers
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
@@ -34,6 +36,7 @@ NO_TOKEN = (
     "of config.toml) to the token @BotFather gave you"
 )
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+HEALTH_JOB = "health report"
 SHUTDOWN_GRACE = 30.0  # seconds in-flight library calls get to finish on shutdown
 # Loggers that print request URLs, which carry the bot token, at INFO or DEBUG.
 TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
@@ -200,9 +203,13 @@ def _open_library(settings: Settings) -> Library:
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services = _services(application)
     if services.library is None:
+        store = services.settings.store
+        if not store.url:
+            await asyncio.to_thread(health.report_starting, store.path)
         log.info("opening the library")
         services.library = await asyncio.to_thread(_open_library, services.settings)
     await handlers.set_command_menus(application, services.admins.ids)
+    await _schedule_health_reports(application)
     feeds_telegram.schedule(application)
     log.info("bot @%s is ready", application.bot.username)
 
@@ -212,10 +219,42 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
     if services.inflight:
         log.info("waiting for %d library call(s) to finish", len(services.inflight))
         await asyncio.wait(set(services.inflight), timeout=SHUTDOWN_GRACE)
-    if services.owns_library and services.library is not None:
-        library, services.library = services.library, None
+    library = services.library
+    if library is not None and not library.store.remote:
+        await asyncio.to_thread(health.remove, library.settings.store.path, os.getpid())
+    if services.owns_library and library is not None:
+        services.library = None
         await asyncio.to_thread(library.close)
         log.info("library closed")
+
+
+async def _schedule_health_reports(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Check an embedded store now and every ``health.HEARTBEAT_INTERVAL`` seconds, for
+    ``newsbot healthcheck`` (which must not open it beside the bot)."""
+    services = _services(application)
+    if services.library is None or services.library.store.remote:
+        return
+    await _report_health(services)
+    if application.job_queue is None:
+        log.warning("no health reports: python-telegram-bot's job-queue extra is missing")
+        return
+    application.job_queue.run_repeating(
+        _health_report_job,
+        interval=health.HEARTBEAT_INTERVAL,
+        name=HEALTH_JOB,
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+
+
+async def _health_report_job(context: NewsContext) -> None:
+    await _report_health(context.services)
+
+
+async def _report_health(services: Services) -> None:
+    if services.library is not None:
+        beat = await services.call(health.report, services.library)
+        if beat.error is not None:
+            log.warning("health check failed: %s", beat.error)
 
 
 def webhooks_available() -> bool:

@@ -35,7 +35,7 @@ import numpy as np
 from chromadb.api.types import Where
 
 from newsbot.config import INT8_SUFFIX, StoreSettings
-from newsbot.errors import ModelMismatchError, StoreError
+from newsbot.errors import ModelMismatchError, StoreError, StoreInUseError
 from newsbot.models import ArticleRecord, Chunk
 
 log = logging.getLogger(__name__)
@@ -188,13 +188,15 @@ def _lock_embedded(path: Path) -> Path:
                         f"cannot lock the embedded store at {path} ({error.strerror}): keep it "
                         "on a local file system, or use a Chroma server (store.url)"
                     ) from None
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
                 os.close(fd)
-                raise StoreError(
+                holder = int(written) if written.isdigit() else None
+                raise StoreInUseError(
                     f"the embedded store at {path} is in use by another newsbot process"
-                    + (f" (pid {holder})" if holder.isdigit() else "")
+                    + (f" (pid {holder})" if holder else "")
                     + ": it serves one process at a time. Stop that process (the bot?) and "
-                    "try again, or share the library through a Chroma server (store.url)"
+                    "try again, or share the library through a Chroma server (store.url)",
+                    holder,
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -226,7 +228,6 @@ class ChromaStore:
         model: str,
         generation: str | None = None,
         check_model: bool = True,
-        exclusive: bool = True,
     ) -> None:
         """Connect to Chroma and open the collections of the active (or given) generation.
 
@@ -236,8 +237,6 @@ class ChromaStore:
             generation: open this generation instead of the active one (reindex builds one).
             check_model: raise ModelMismatchError when the index was built with another model.
                 Off only to read the stored articles for a reindex.
-            exclusive: hold an embedded store for this process (see ``_lock_embedded``); off
-                only for the health check, which counts beside a running bot.
         """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -265,8 +264,7 @@ class ChromaStore:
             else:
                 self.description = f"embedded Chroma at {settings.path}"
                 settings.path.mkdir(parents=True, exist_ok=True)
-                if exclusive:
-                    self._lock = _lock_embedded(settings.path)
+                self._lock = _lock_embedded(settings.path)
                 self._client = chromadb.PersistentClient(
                     path=str(settings.path), settings=chroma_settings
                 )
