@@ -6,6 +6,7 @@ nothing here reads the environment at import time.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -381,6 +382,39 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {key} ({env}): {message}"
 
 
+def _env_names() -> list[str]:
+    """Every environment variable newsbot reads: ``NEWSBOT_CONFIG``, each section as JSON,
+    and each setting."""
+    names = ["NEWSBOT_CONFIG"]
+    for section, field in Settings.model_fields.items():
+        names.append(f"NEWSBOT_{section.upper()}")
+        for key in getattr(field.annotation, "model_fields", {}):
+            names.append(f"NEWSBOT_{section.upper()}__{key.upper()}")
+    return names
+
+
+def _misspelt_env() -> str | None:
+    """Name a ``NEWSBOT_*`` variable that is nearly a setting's name but not one.
+
+    pydantic-settings ignores variables that match no top-level field, so
+    ``NEWSBOT_STORE_PATH`` (one underscore) would leave the store at its default path without
+    a word. (A wrong key after a section, ``NEWSBOT_STORE__PTH``, is already an unknown
+    setting.) Variables unlike any setting (``NEWSBOT_IMAGE`` of some script) are left alone.
+    """
+    known = _env_names()
+    sections = tuple(f"{name}__" for name in known if "__" not in name and name != "NEWSBOT_CONFIG")
+    # Matched against settings only: a section's bare name is too short to tell a typo by.
+    settings = [name for name in known if "__" in name or name == "NEWSBOT_CONFIG"]
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith("NEWSBOT_") or upper in known or upper.startswith(sections):
+            continue
+        close = difflib.get_close_matches(upper, settings, n=1, cutoff=0.8)
+        if close:
+            return f"{name} is not a setting: did you mean {close[0]}?"
+    return None
+
+
 def _describe_json_env() -> str | None:
     """Name the ``NEWSBOT_*`` variable whose value should be JSON but is not."""
     for name, value in os.environ.items():
@@ -427,6 +461,9 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         path = None
 
     settings_cls = type("Settings", (Settings,), {"_toml_file": path})
+    misspelt = _misspelt_env()
+    if misspelt is not None:
+        raise ConfigError(misspelt)
     try:
         return settings_cls(**overrides)
     except ValidationError as error:

@@ -6,6 +6,7 @@ It owns the embedding model, the Chroma store and the lexical index, opened once
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -281,18 +282,25 @@ class Library:
             loading = loader.submit(Embedder, settings.embedding)
             loader.shutdown(wait=False)
         try:
-            store = ChromaStore(
-                settings.store, model=settings.embedding.identity, check_model=check_model
-            )
-            lexical = LexicalIndex(_lexical_path(settings))
-            sentences = SentenceVectors(
-                _lexical_path(settings).with_suffix(".sentences.sqlite3"),
-                model=settings.embedding.identity,
-            )
-            library = cls(settings, store, lexical, embedder, sentences)
-            with library._write_lock:
-                recovery = library._recover_locked()
-                library._sync_lexical_locked(others_writing=bool(recovery.in_flight))
+            # What opened is closed again if a later step fails: above all the store, whose
+            # lock would otherwise keep every other process out while this one lives.
+            with contextlib.ExitStack() as opened:
+                store = ChromaStore(
+                    settings.store, model=settings.embedding.identity, check_model=check_model
+                )
+                opened.callback(store.close)
+                lexical = LexicalIndex(_lexical_path(settings))
+                opened.callback(lexical.close)
+                sentences = SentenceVectors(
+                    _lexical_path(settings).with_suffix(".sentences.sqlite3"),
+                    model=settings.embedding.identity,
+                )
+                opened.callback(sentences.close)
+                library = cls(settings, store, lexical, embedder, sentences)
+                with library._write_lock:
+                    recovery = library._recover_locked()
+                    library._sync_lexical_locked(others_writing=bool(recovery.in_flight))
+                opened.pop_all()
         except BaseException:
             if loading is not None:
                 wait([loading])  # no model left loading behind the error

@@ -101,6 +101,34 @@ def test_unknown_key_in_file_and_missing_file(tmp_path: Path) -> None:
         load_settings(config)
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("NEWSBOT_STORE_PATH", "NEWSBOT_STORE__PATH"),  # one underscore: silently ignored before
+        ("NEWSBOT_STOR__PATH", "NEWSBOT_STORE__PATH"),  # a misspelt section: the same
+        ("newsbot_telegram_token", "NEWSBOT_TELEGRAM__TOKEN"),
+        ("NEWSBOT_SEARCH_TOPK", "NEWSBOT_SEARCH__TOP_K"),
+        ("NEWSBOT_CONFIG_FILE", "NEWSBOT_CONFIG"),
+    ],
+)
+def test_a_misspelt_variable_is_an_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, meant: str
+) -> None:
+    monkeypatch.setenv(name, str(tmp_path / "store"))
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == f"{name} is not a setting: did you mean {meant}?"
+
+
+def test_variables_unlike_any_setting_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("NEWSBOT_IMAGE", "NEWSBOT_SMOKE_STATE", "NEWSBOT_SMOKE_TIMEOUT"):
+        monkeypatch.setenv(name, "x")  # scripts' own variables (scripts/container-smoke.sh)
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(tmp_path / "store"))
+    assert load_settings().store.path == tmp_path / "store"
+
+
 def test_example_config_documents_every_key() -> None:
     import tomllib
 

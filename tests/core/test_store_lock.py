@@ -118,3 +118,16 @@ def test_reindex_hands_the_lock_to_the_new_generation(tmp_path: Path, embedder: 
         assert "in use by another newsbot process" in run_cli(tmp_path / "store", "stats").stderr
     freed = run_cli(tmp_path / "store", "stats")  # closed: released, as before the reindex
     assert freed.returncode == 0, freed.stderr
+
+
+def test_an_open_that_fails_halfway_lets_the_store_go(tmp_path: Path, embedder: Embedder) -> None:
+    store, not_a_folder = tmp_path / "store", tmp_path / "file"
+    not_a_folder.write_text("x")
+    # The store opens, then the lexical index cannot: its folder would be inside a file.
+    broken = load_settings(store={"path": store, "lexical_path": not_a_folder / "lexical"})
+    with pytest.raises(StoreError, match="lexical index"):
+        Library.open(broken, embedder=embedder)
+
+    other = run_cli(store, "stats")  # another process: refused if this one still held it
+    assert other.returncode == 0, other.stderr
+    assert "articles: 0" in other.stdout
