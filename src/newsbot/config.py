@@ -172,8 +172,8 @@ class IngestSettings(_Section):
     total_timeout: float = Field(
         60.0,
         gt=0,
-        description="Seconds the redirects and the body of one fetch may take together "
-        "(`timeout` bounds each wait for data, not a server that drips its body).",
+        description="Seconds one fetch may take in all, redirects, headers and body "
+        "(`timeout` bounds each wait for data, not a server that drips its answer).",
     )
     max_bytes: int = Field(
         20 * 1024 * 1024, gt=0, description="Largest download or file accepted, in bytes."

@@ -58,7 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
     ``/redirect/N`` N hops then the article; ``/loop``; ``/to?url=U`` a 302 to U;
     ``/big-declared`` a Content-Length over the cap; ``/big-stream`` a body over the cap with no
     Content-Length; ``/gzip-bomb`` a small gzip-encoded body that inflates far over the cap;
-    ``/slow`` headers after 2 s; ``/drip`` 15 bytes every 0.1 s for 10 s; ``/missing`` 404;
+    ``/slow`` headers after 2 s; ``/drip`` 15 bytes every 0.1 s for 10 s; ``/drip-headers`` its
+    status line and headers a byte every 0.1 s (over 10 s); ``/missing`` 404;
     ``/error`` 500; ``/echo`` the request headers as text.
     """
 
@@ -133,6 +134,15 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 for _ in range(100):
                     self.wfile.write(b"drip " * 3)
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:  # the client gave up
+                pass
+        elif path == "/drip-headers":  # the status line and headers, a byte every 0.1 s
+            head = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nX-Padding: " + b"x" * 100
+            try:
+                for byte in head:
+                    self.wfile.write(bytes([byte]))
                     self.wfile.flush()
                     time.sleep(0.1)
             except OSError:  # the client gave up

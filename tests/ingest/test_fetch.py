@@ -274,6 +274,18 @@ def test_a_body_sent_slowly_is_cut_off_at_the_total_timeout(local_server: LocalS
     assert time.monotonic() - started < 3
 
 
+def test_headers_sent_slowly_are_cut_off_at_the_total_timeout(local_server: LocalServer) -> None:
+    # httpx reads the status line and headers in one call that no check between reads can
+    # interrupt: before the watchdog this fetch took the server's whole 13 s.
+    settings = IngestSettings(allow_private_urls=True, timeout=0.5, total_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(
+        FetchError, match=r"^took longer than 1 s fetching http://127.*/drip-headers"
+    ):
+        fetch_url(local_server.url("/drip-headers"), settings)
+    assert time.monotonic() - started < 3
+
+
 def test_connection_refused(private_ok: IngestSettings) -> None:
     import socket
 

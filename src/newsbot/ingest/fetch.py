@@ -15,9 +15,11 @@ import email.message
 import ipaddress
 import posixpath
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -177,60 +179,69 @@ def fetch_url(
     request_headers = {"User-Agent": settings.user_agent, "Accept": accept, **extra}
     redirects = 0
     # trust_env=False: no proxy from the environment, which would resolve names itself.
-    with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-        while True:
-            _check_deadline(deadline, url, settings)
-            with _open(client, current, request_headers, settings) as response:
-                location = response.headers.get("location")
-                if response.status_code in _REDIRECT_STATUSES and location:
-                    redirects += 1
-                    if redirects > settings.max_redirects:
-                        raise FetchError(
-                            f"too many redirects (more than {settings.max_redirects}) "
-                            f"fetching {url}"
+    with (
+        httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client,
+        _Watchdog(deadline) as watchdog,
+    ):
+        try:
+            while True:
+                _check_deadline(deadline, url, settings)
+                with _open(client, current, request_headers, settings, watchdog) as response:
+                    location = response.headers.get("location")
+                    if response.status_code in _REDIRECT_STATUSES and location:
+                        redirects += 1
+                        if redirects > settings.max_redirects:
+                            raise FetchError(
+                                f"too many redirects (more than {settings.max_redirects}) "
+                                f"fetching {url}"
+                            )
+                        try:
+                            target = current.join(location)
+                        except (httpx.InvalidURL, ValueError):
+                            raise FetchError(f"invalid redirect from {current}") from None
+                        current = _check_scheme(target, original=url)
+                        continue
+                    if response.status_code == 304 and conditional:
+                        return Fetched(
+                            url=str(current),
+                            content=b"",
+                            content_type=None,
+                            filename=None,
+                            status=304,
+                            etag=response.headers.get("etag"),
+                            last_modified=response.headers.get("last-modified"),
                         )
-                    try:
-                        target = current.join(location)
-                    except (httpx.InvalidURL, ValueError):
-                        raise FetchError(f"invalid redirect from {current}") from None
-                    current = _check_scheme(target, original=url)
-                    continue
-                if response.status_code == 304 and conditional:
+                    if response.status_code >= 300:
+                        reason = response.reason_phrase or ""
+                        raise FetchError(
+                            f"HTTP {response.status_code} {reason}".rstrip() + f" for {current}"
+                        )
+                    content_type = _media_type(response.headers.get("content-type"))
+                    if content_type is not None and content_type not in allowed:
+                        expected = (
+                            "HTML, PDF, plain text or Markdown"
+                            if accept_types is None
+                            else ", ".join(sorted(accept_types))
+                        )
+                        raise FetchError(
+                            f"unsupported content type {content_type} at {current} "
+                            f"(expected {expected})"
+                        )
+                    content = _read_capped(response, current, settings, watchdog)
                     return Fetched(
                         url=str(current),
-                        content=b"",
-                        content_type=None,
-                        filename=None,
-                        status=304,
+                        content=content,
+                        content_type=content_type,
+                        filename=_filename(response.headers.get("content-disposition"), current),
+                        status=response.status_code,
                         etag=response.headers.get("etag"),
                         last_modified=response.headers.get("last-modified"),
                     )
-                if response.status_code >= 300:
-                    reason = response.reason_phrase or ""
-                    raise FetchError(
-                        f"HTTP {response.status_code} {reason}".rstrip() + f" for {current}"
-                    )
-                content_type = _media_type(response.headers.get("content-type"))
-                if content_type is not None and content_type not in allowed:
-                    expected = (
-                        "HTML, PDF, plain text or Markdown"
-                        if accept_types is None
-                        else ", ".join(sorted(accept_types))
-                    )
-                    raise FetchError(
-                        f"unsupported content type {content_type} at {current} "
-                        f"(expected {expected})"
-                    )
-                content = _read_capped(response, current, settings, deadline)
-                return Fetched(
-                    url=str(current),
-                    content=content,
-                    content_type=content_type,
-                    filename=_filename(response.headers.get("content-disposition"), current),
-                    status=response.status_code,
-                    etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"),
-                )
+
+        except FetchError:
+            if watchdog.fired:  # the connection it cut surfaced as a network error
+                raise _too_long(url, settings) from None
+            raise
 
 
 _ACCEPT = (
@@ -258,7 +269,11 @@ def _check_scheme(parsed: httpx.URL, *, original: str) -> httpx.URL:
 
 @contextlib.contextmanager
 def _open(
-    client: httpx.Client, url: httpx.URL, headers: dict[str, str], settings: IngestSettings
+    client: httpx.Client,
+    url: httpx.URL,
+    headers: dict[str, str],
+    settings: IngestSettings,
+    watchdog: _Watchdog,
 ) -> Iterator[httpx.Response]:
     """Send one GET to ``url``, connected to a checked address; yields the streaming response."""
     host = url.raw_host.decode("ascii")
@@ -266,7 +281,9 @@ def _open(
     addresses = resolve_checked(host, port, allow_private=settings.allow_private_urls)
     # The Host header httpx would send for the real URL (name and explicit port).
     host_header = httpx.Request("GET", url).headers["Host"]
-    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    extensions: dict[str, Any] = {"trace": watchdog.trace}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = host
     response: httpx.Response | None = None
     last_error: httpx.ConnectError | None = None
     for address in addresses:
@@ -294,13 +311,65 @@ def _open(
 
 def _check_deadline(deadline: float, url: object, settings: IngestSettings) -> None:
     if time.monotonic() > deadline:
-        raise FetchError(
-            f"took longer than {settings.total_timeout:g} s fetching {url} (ingest.total_timeout)"
-        )
+        raise _too_long(url, settings)
+
+
+def _too_long(url: object, settings: IngestSettings) -> FetchError:
+    return FetchError(
+        f"took longer than {settings.total_timeout:g} s fetching {url} (ingest.total_timeout)"
+    )
+
+
+class _Watchdog:
+    """Cuts a fetch's connections at its deadline.
+
+    httpx's timeout bounds each wait for data, and the deadline checks between reads of the
+    body cannot run while httpx reads the status line and headers: a server that sends them a
+    byte at a time would hold the fetch for as long as it liked. Shutting the socket down from
+    a timer makes the blocked read return at once (httpx then raises a network error, which
+    :func:`fetch_url` reports as the total timeout).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx's ``trace`` request extension: note each new connection's socket."""
+        if event != "connection.connect_tcp.complete":
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+                if self.fired:  # connected just as the deadline passed
+                    _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_capped(
-    response: httpx.Response, url: httpx.URL, settings: IngestSettings, deadline: float
+    response: httpx.Response, url: httpx.URL, settings: IngestSettings, watchdog: _Watchdog
 ) -> bytes:
     limit = settings.max_bytes
     declared = response.headers.get("content-length")
@@ -314,11 +383,13 @@ def _read_capped(
             body += chunk
             if len(body) > limit:
                 raise FetchError(f"too large: {url} is over the limit of {limit:,} bytes")
-            _check_deadline(deadline, url, settings)
+            _check_deadline(watchdog.deadline, url, settings)
     except httpx.TimeoutException:
         raise FetchError(f"timed out after {settings.timeout:g} s fetching {url}") from None
     except httpx.HTTPError as error:
         raise FetchError(f"network error fetching {url}: {_reason(error)}") from None
+    if watchdog.fired:  # a body without a length reads as complete when its socket is cut
+        raise _too_long(url, settings)
     return bytes(body)
 
 
