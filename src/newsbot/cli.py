@@ -468,7 +468,7 @@ def feed_add(
         _print_json({**feed.to_json(), "created": created})
         return
     verb = "subscribed to" if created else "already subscribed to"
-    out.print(f"{verb} {feed.id}  {escape(feed.name)}  {escape(feed.url)}")
+    out.print(f"{verb} {feed.id}  {escape(feed.name)}  {escape(feed.address)}")
 
 
 @feed_app.command("list")
@@ -490,7 +490,7 @@ def feed_list(
         state = f"{f.articles} articles"
         if f.failures:
             state += f", [red]failing ({f.failures}x): {escape(f.last_error or '')}[/red]"
-        out.print(f"{f.id}  {escape(f.name)}  {escape(f.url)}  [dim]{state}[/dim]")
+        out.print(f"{f.id}  {escape(f.name)}  {escape(f.address)}  [dim]{state}[/dim]")
 
 
 @feed_app.command("remove")

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -86,7 +86,12 @@ def normalise_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if parts.port and (parts.scheme, parts.port) not in {("http", 80), ("https", 443)}:
         host = f"{host}:{parts.port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k)])
+    # Blank values kept: "story.php?1001" and "story.php?1002" are two articles.
+    query = "&".join(
+        urlencode([(k, v)]) if v else quote_plus(k)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k)
+    )
     path = parts.path.rstrip("/") or "/"
     return urlunsplit(("https" if parts.scheme == "http" else parts.scheme, host, path, query, ""))
 

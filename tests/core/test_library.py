@@ -360,6 +360,11 @@ def test_normalise_url() -> None:
         == "https://example.com/a/b?id=3"
     )
     assert normalise_url("https://example.com") == "https://example.com/"
+    # A query of bare words names the article as much as key=value does.
+    assert normalise_url("http://h/story.php?1001") != normalise_url("http://h/story.php?1002")
+    assert normalise_url("http://h/s?a=1&b=2&c&utm_medium=x") == "https://h/s?a=1&b=2&c"
+    # Credentials are never part of the key (nor, see fetch, of a stored address).
+    assert normalise_url("https://alice:s3cret@h/s") == "https://h/s"
 
 
 def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_text: str) -> None:

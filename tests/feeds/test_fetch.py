@@ -59,3 +59,49 @@ def test_parse_atom_with_relative_links_and_content() -> None:
     assert one.published == "2024-03-05" and one.content_is_html
     assert "Body &amp; more" in (one.content or "")
     assert two.guid == "https://other.example/x" and two.published is None
+
+
+def test_titles_are_text_not_html() -> None:
+    feed = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Smith &amp;amp; Sons Gazette</title><link>http://h/</link>
+<item><guid isPermaLink="false">1</guid><link>http://h/1</link>
+<title>Q&amp;amp;A: what the &lt;b&gt;new budget&lt;/b&gt; means</title></item>
+</channel></rss>"""
+    parsed = parse_feed(feed, url="http://h/feed.xml")
+    assert parsed.title == "Smith & Sons Gazette"
+    assert parsed.entries[0].title == "Q&A: what the new budget means"
+
+
+def test_a_guid_that_is_no_address_makes_no_link() -> None:
+    # RSS takes a <guid> without isPermaLink="false" for a link; "101" resolved against the
+    # feed's folder led nowhere, and two feeds there numbering alike shared their articles.
+    feed = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>News</title><link>http://h/</link>
+<item><title>Bike lanes approved</title><guid>101</guid><description>Text.</description></item>
+<item><title>Real link</title><guid>http://h/a?x=1&amp;y=2</guid></item>
+</channel></rss>"""
+    numbered, linked = parse_feed(feed, url="http://h/feeds/news.xml").entries
+    assert numbered.link is None and numbered.title == "Bike lanes approved"
+    assert linked.link == "http://h/a?x=1&y=2"
+
+
+def test_the_servers_charset_reads_a_feed_without_an_encoding() -> None:
+    feed = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Новости города</title><link>http://h/</link>
+<item><guid isPermaLink="false">1</guid><title>Новый мост открыт</title></item>
+</channel></rss>"""
+    parsed = parse_feed(feed.encode("cp1251"), url="http://h/f.xml", charset="windows-1251")
+    assert parsed.title == "Новости города"
+    assert parsed.entries[0].title == "Новый мост открыт"
+    utf8 = parse_feed(feed.encode(), url="http://h/f.xml", charset="iso-8859-1")
+    assert utf8.title == "Новости города"  # valid UTF-8 over a default-looking header
+
+
+def test_links_resolved_against_a_private_feed_carry_no_credentials() -> None:
+    feed = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Private</title><link>/</link>
+<item><guid isPermaLink="false">1</guid><title>Memo</title><link>/memo/1</link></item>
+</channel></rss>"""
+    parsed = parse_feed(feed, url="https://user:token@h.example/feed.xml")
+    assert parsed.entries[0].link == "https://h.example/memo/1"
+    assert parsed.link == "https://h.example/"

@@ -50,6 +50,13 @@ class LocalServer:
         return f"http://{host}:{self.port}{path}"
 
 
+LATIN1_PAGE = (
+    "<html><head><title>La fête près de la rivière</title></head><body><article>"
+    + "<p>La fête près de la rivière a réuni des centaines de personnes samedi, "
+    "a déclaré la mairie. Le señor Muñoz était là.</p>" * 4 + "</article></body></html>"
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Routes:
 
@@ -58,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
     ``/redirect/N`` N hops then the article; ``/loop``; ``/to?url=U`` a 302 to U;
     ``/big-declared`` a Content-Length over the cap; ``/big-stream`` a body over the cap with no
     Content-Length; ``/gzip-bomb`` a small gzip-encoded body that inflates far over the cap;
+    ``/latin1.html`` an ISO-8859-1 page whose charset only the header names;
     ``/slow`` headers after 2 s; ``/drip`` 15 bytes every 0.1 s for 10 s; ``/drip-headers`` its
     status line and headers a byte every 0.1 s (over 10 s); ``/missing`` 404;
     ``/error`` 500; ``/echo`` the request headers as text.
@@ -147,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(0.1)
             except OSError:  # the client gave up
                 pass
+        elif path == "/latin1.html":  # the charset only in the header, none in the page
+            self._send(200, LATIN1_PAGE.encode("iso-8859-1"), "text/html; charset=ISO-8859-1")
         elif path == "/missing":
             self._send(404, b"not here", "text/html")
         elif path == "/error":

@@ -18,7 +18,7 @@ from newsbot.ingest.extract import (
     normalise_date,
 )
 
-from .conftest import HTML_FIXTURES, SAMPLE
+from .conftest import HTML_FIXTURES, LATIN1_PAGE, SAMPLE
 
 # -- HTML ------------------------------------------------------------------------------------
 
@@ -62,6 +62,25 @@ def test_news_page_in_windows_1252_with_json_ld() -> None:
     assert "“We have never seen waves like this in November,” said" in article.text
     for boilerplate in ("Subscribe now", "Most read", "Advertise with us", "Share this article"):
         assert boilerplate not in article.text
+
+
+def test_the_charset_a_server_declares_is_used_unless_the_bytes_are_utf8() -> None:
+    latin1 = LATIN1_PAGE.encode("iso-8859-1")
+    # No charset in the page: without the header's, the bytes were guessed at (cp1250: "fęte").
+    article = article_from_bytes(latin1, content_type="text/html", charset="iso-8859-1")
+    assert article.title == "La fête près de la rivière"
+    assert "señor Muñoz" in article.text
+    # Servers declare ISO-8859-1 by default for UTF-8 pages: valid UTF-8 wins.
+    utf8 = article_from_bytes(LATIN1_PAGE.encode(), content_type="text/html", charset="iso-8859-1")
+    assert utf8.title == "La fête près de la rivière"
+    # Plain text, and a charset Python does not know (ignored, not an error).
+    cyrillic = "Новый мост открыт\n\nГородской совет открыл новый мост через реку в субботу."
+    text = article_from_bytes(
+        cyrillic.encode("cp1251"), content_type="text/plain", charset="cp1251"
+    )
+    assert text.title == "Новый мост открыт"
+    unknown = article_from_bytes(latin1, content_type="text/html", charset="no-such-charset")
+    assert unknown.title is not None
 
 
 def test_outlet_falls_back_to_the_url_host() -> None:

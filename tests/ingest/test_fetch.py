@@ -286,6 +286,27 @@ def test_headers_sent_slowly_are_cut_off_at_the_total_timeout(local_server: Loca
     assert time.monotonic() - started < 3
 
 
+def test_the_declared_charset_is_kept(
+    local_server: LocalServer, private_ok: IngestSettings
+) -> None:
+    fetched = fetch_url(local_server.url("/latin1.html"), private_ok)
+    assert fetched.charset == "iso-8859-1" and fetched.content_type == "text/html"
+
+
+def test_credentials_in_a_url_are_sent_but_never_kept_or_shown(
+    local_server: LocalServer, private_ok: IngestSettings
+) -> None:
+    with_credentials = local_server.url("/echo").replace("http://", "http://alice:s3cret@")
+    fetched = fetch_url(with_credentials, private_ok)
+    assert "authorization: basic" in fetched.content.decode().lower()  # the server got them
+    assert fetched.url == local_server.url("/echo")  # the stored address has none
+    missing = local_server.url("/missing").replace("http://", "http://alice:s3cret@")
+    with pytest.raises(FetchError) as raised:
+        fetch_url(missing, private_ok)
+    assert "s3cret" not in str(raised.value) and "alice" not in str(raised.value)
+    assert "HTTP 404" in str(raised.value)
+
+
 def test_connection_refused(private_ok: IngestSettings) -> None:
     import socket
 

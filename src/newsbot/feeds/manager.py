@@ -107,7 +107,12 @@ class FeedManager:
             return existing, False
         fetched = fetch_feed(url, self._fetch_settings)
         try:
-            parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
+            parsed = parse_feed(
+                fetched.content,
+                url=fetched.url,
+                content_type=fetched.content_type,
+                charset=fetched.charset,
+            )
         except FeedError:
             announced = (
                 discover_feeds(fetched.content, fetched.url)
@@ -121,7 +126,12 @@ class FeedManager:
             if existing is not None:
                 return existing, False
             fetched = fetch_feed(url, self._fetch_settings)
-            parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
+            parsed = parse_feed(
+                fetched.content,
+                url=fetched.url,
+                content_type=fetched.content_type,
+                charset=fetched.charset,
+            )
         now = self._clock()
         feed = Feed(
             id=feed_id_for(url),
@@ -133,7 +143,7 @@ class FeedManager:
         )
         with self._state_lock:
             self._write(feed)
-        log.info("subscribed to %s (%s)", feed.url, feed.id)
+        log.info("subscribed to %s (%s)", feed.address, feed.id)
         return feed, True
 
     def add_and_poll(
@@ -248,14 +258,19 @@ class FeedManager:
             )
             if fetched.not_modified:
                 return self._succeeded(feed, now, PollStatus.NOT_MODIFIED, [], fetched, None)
-            parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
+            parsed = parse_feed(
+                fetched.content,
+                url=fetched.url,
+                content_type=fetched.content_type,
+                charset=fetched.charset,
+            )
             entries, complete = self._take_entries(feed, parsed)
         except IngestError as error:
             return self._failed(feed, now, str(error))
         except StoreError:
             raise
         except Exception as error:  # a bug must not stop the other feeds
-            log.exception("unexpected error polling %s", feed.url)
+            log.exception("unexpected error polling %s", feed.address)
             return self._failed(feed, now, f"unexpected {type(error).__name__}")
         return self._succeeded(
             feed, now, PollStatus.OK, entries, fetched if complete else None, parsed
@@ -370,7 +385,7 @@ class FeedManager:
         self._save(feed)
         return PollReport(
             feed.id,
-            feed.url,
+            feed.address,
             feed.title,
             status,
             entries,
@@ -386,11 +401,13 @@ class FeedManager:
         if feed.failures >= self.settings.feeds.alert_after and not feed.alerted:
             feed.alerted, alert = True, Alert.FAILING
         feed.next_poll = (now + self._delay(feed.failures)).isoformat()
-        log.warning("feed %s (%s) failed %d time(s): %s", feed.id, feed.url, feed.failures, error)
+        log.warning(
+            "feed %s (%s) failed %d time(s): %s", feed.id, feed.address, feed.failures, error
+        )
         self._save(feed)
         return PollReport(
             feed.id,
-            feed.url,
+            feed.address,
             feed.title,
             PollStatus.FAILED,
             error=error,
@@ -432,7 +449,7 @@ class FeedManager:
         self._docs.put(
             feed.id,
             json.dumps(feed.to_document(), ensure_ascii=False),
-            {"kind": _KIND_FEED, "url": feed.url, "title": feed.title},
+            {"kind": _KIND_FEED, "url": feed.address, "title": feed.title},
         )
 
 

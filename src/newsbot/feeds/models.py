@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newsbot.errors import NewsbotError
+from newsbot.ingest.fetch import without_credentials
 from newsbot.models import IngestResult, IngestStatus
 
 
@@ -61,8 +62,14 @@ class Feed:
     articles: int = 0
 
     @property
+    def address(self) -> str:
+        """The URL as shown and logged: without a ``user:password@`` part (``url`` keeps it,
+        to poll a private feed)."""
+        return without_credentials(self.url)
+
+    @property
     def name(self) -> str:
-        return self.title or self.url
+        return self.title or self.address
 
     def to_document(self) -> dict[str, Any]:
         data = asdict(self)
@@ -79,7 +86,7 @@ class Feed:
         """The public JSON shape used by ``newsbot feed list --json``."""
         return {
             "id": self.id,
-            "url": self.url,
+            "url": self.address,
             "title": self.title,
             "added_at": self.added_at,
             "added_by": self.added_by,
@@ -140,8 +147,14 @@ class PollReport:
     alert: Alert | None = None
 
     @property
+    def address(self) -> str:
+        """The URL as shown and logged: without a ``user:password@`` part (``url`` keeps it,
+        to poll a private feed)."""
+        return without_credentials(self.url)
+
+    @property
     def name(self) -> str:
-        return self.title or self.url
+        return self.title or self.address
 
     @property
     def new_articles(self) -> list[EntryResult]:
@@ -150,7 +163,7 @@ class PollReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "feed_id": self.feed_id,
-            "url": self.url,
+            "url": self.address,
             "title": self.title,
             "status": self.status.value,
             "error": self.error,

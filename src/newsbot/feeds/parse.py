@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hashlib
+import html
 import io
 import json
 import logging
@@ -14,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 from newsbot.config import FeedSettings, IngestSettings
 from newsbot.errors import IngestError
-from newsbot.ingest.extract import normalise_date
-from newsbot.ingest.fetch import Fetched, fetch_url
+from newsbot.ingest.extract import normalise_date, trusted_charset
+from newsbot.ingest.fetch import Fetched, fetch_url, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,13 @@ def fetch_feed(
     return fetch_url(url, settings, headers=headers, accept_types=FEED_TYPES)
 
 
-def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(
+    data: bytes, *, url: str, content_type: str | None = None, charset: str | None = None
+) -> ParsedFeed:
     """Parse RSS 0.9x/1.0/2.0 or Atom bytes.
+
+    ``charset`` is the one the server declared (``Content-Type``); it wins over the XML
+    declaration, as RFC 7303 says, unless the bytes are valid UTF-8 (``trusted_charset``).
 
     Raises:
         FeedError: the bytes are not a feed (an HTML page, malformed XML with no entries).
@@ -110,11 +117,13 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
 
     if looks_like_html(data, content_type):
         raise FeedError(f"{url} is an HTML page, not an RSS or Atom feed")
+    trusted = trusted_charset(data, charset)
+    xml_type = "application/xml" + (f"; charset={trusted}" if trusted else "")
     try:
         # A stream, never a string: feedparser fetches a string that looks like a URL itself.
         parsed: Any = feedparser.parse(
             io.BytesIO(data),
-            response_headers={"content-location": url, "content-type": "application/xml"},
+            response_headers={"content-location": url, "content-type": xml_type},
             resolve_relative_uris=True,
             sanitize_html=True,
         )
@@ -132,9 +141,10 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
             _one_line(parsed.get("bozo_exception")),
         )
     feed = parsed.get("feed", {})
-    entries = [e for e in (_entry(raw, url) for raw in parsed.get("entries", [])) if e]
+    written = data.decode("utf-8", "replace")
+    entries = [e for e in (_entry(raw, url, written) for raw in parsed.get("entries", [])) if e]
     return ParsedFeed(
-        title=_clean(feed.get("title")),
+        title=_title(feed),
         link=_http_url(feed.get("link"), url),
         entries=entries,
     )
@@ -167,9 +177,15 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
     return found
 
 
-def _entry(raw: Any, base_url: str) -> FeedEntry | None:
-    title = _clean(raw.get("title"))
+def _entry(raw: Any, base_url: str, written: str) -> FeedEntry | None:
+    title = _title(raw)
     link = _http_url(raw.get("link"), base_url)
+    made_of_guid = raw.get("guidislink") and raw.get("id") == raw.get("link")
+    if link and made_of_guid and not _appears(link, written):
+        # A <guid> such as "101" that the feed does not mark as no permalink: feedparser made a
+        # link of it, resolved against the feed's address, which leads nowhere and is shared by
+        # every feed in that folder using the same numbers.
+        link = None
     content, is_html = _content(raw)
     if not (title or link or content):
         return None
@@ -225,7 +241,27 @@ def _http_url(value: Any, base_url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return absolute
+    return without_credentials(absolute)
+
+
+def _appears(url: str, written: str) -> bool:
+    return url in written or html.escape(url, quote=False) in written
+
+
+def _title(raw: Mapping[str, Any]) -> str | None:
+    """A feed's or entry's title as text: feedparser gives an HTML title (most RSS titles are
+    taken for HTML) with its markup and entities, which would show as ``&amp;`` or ``<b>``."""
+    title = raw.get("title")
+    if (
+        title
+        and isinstance(title, str)
+        and "html" in (raw.get("title_detail") or {}).get("type", "")
+    ):
+        import lxml.html
+
+        with contextlib.suppress(Exception):  # not even HTML: keep it as written
+            title = lxml.html.fragment_fromstring(title, create_parent="div").text_content()
+    return _clean(title)
 
 
 def _clean(value: Any) -> str | None:

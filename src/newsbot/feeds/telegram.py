@@ -124,7 +124,7 @@ def render_list(feeds: list[Feed]) -> str:
         if feed.failures:
             state += f", ⚠️ failing ({feed.failures}x): {esc(clip(feed.last_error or '', 120))}"
         lines.append(
-            f"<code>{feed.id}</code> {esc(clip(feed.name, 80))}\n   {esc(clip(feed.url, 120))}"
+            f"<code>{feed.id}</code> {esc(clip(feed.name, 80))}\n   {esc(clip(feed.address, 120))}"
             f" · {state}"
         )
     return fitting(lines, more="… and {n} more feeds")

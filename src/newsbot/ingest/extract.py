@@ -377,6 +377,7 @@ def article_from_bytes(
     name: str | None = None,
     content_type: str | None = None,
     url: str | None = None,
+    charset: str | None = None,
 ) -> Article:
     """Extract an article from a downloaded or uploaded document.
 
@@ -390,6 +391,8 @@ def article_from_bytes(
         content_type: its media type, if known (``text/html``).
         url: where it came from; kept on the article and used for the outlet when the page
             names none.
+        charset: the character set its server declared (``Content-Type``), if any: text
+            that is not valid UTF-8 is read in it rather than guessed at.
 
     Raises:
         IngestError: unsupported type (an image, an archive, other binary data), a malformed or
@@ -408,12 +411,12 @@ def article_from_bytes(
     if media_type == "application/pdf" or extension == ".pdf":
         raise IngestError(f"not a valid PDF: {described} has no PDF header")
     if _HTML_START.match(_ascii_head(head)):
-        return _from_html(data, url=url, described=described)
+        return _from_html(data, url=url, described=described, charset=charset)
     if media_type in _MARKDOWN_TYPES or extension in _MARKDOWN_EXTENSIONS:
-        return _from_markdown(_decode(data, described), url=url)
+        return _from_markdown(_decode(data, described, charset), url=url)
     if media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS:
-        return _from_html(data, url=url, described=described)
-    return article_from_text(_decode(data, described), url=url)
+        return _from_html(data, url=url, described=described, charset=charset)
+    return article_from_text(_decode(data, described, charset), url=url)
 
 
 def _describe(name: str | None, url: str | None) -> str:
@@ -444,15 +447,42 @@ def _ascii_head(head: bytes) -> bytes:
 _PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 
 
-def _decode(data: bytes, described: str) -> str:
-    """Decode text: a BOM, else UTF-8, else what charset-normalizer finds; binary is refused."""
-    for bom, codec in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF32_LE, "utf-32-le"),
-        (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def trusted_charset(data: bytes, charset: str | None) -> str | None:
+    """The charset a server declared for ``data``, where that is the one to trust: not over a
+    BOM, and not over valid UTF-8 (servers declare ISO-8859-1 by default for UTF-8 pages, and
+    valid multi-byte UTF-8 is hardly ever meant as single-byte text), and only a charset Python
+    knows. None: let the reader find the encoding (a BOM, UTF-8, ``<meta charset>``, a guess).
+    """
+    if not charset or any(data.startswith(bom) for bom, _ in _BOMS):
+        return None
+    try:
+        codecs.lookup(charset)
+        data.decode("utf-8")
+    except LookupError:
+        return None
+    except UnicodeDecodeError:
+        return charset
+    return None
+
+
+def _in_declared_charset(data: bytes, charset: str | None) -> str | None:
+    trusted = trusted_charset(data, charset)
+    return None if trusted is None else data.decode(trusted, errors="replace")
+
+
+def _decode(data: bytes, described: str, charset: str | None = None) -> str:
+    """Decode text: a BOM, else UTF-8, else the declared charset, else what
+    charset-normalizer finds; binary is refused."""
+    for bom, codec in _BOMS:
         if data.startswith(bom):
             try:
                 return data[len(bom) :].decode(codec)
@@ -464,6 +494,9 @@ def _decode(data: bytes, described: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    declared = _in_declared_charset(data, charset)
+    if declared is not None:
+        return declared
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
@@ -509,12 +542,15 @@ def _looks_binary(text: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _from_html(data: bytes, *, url: str | None, described: str) -> Article:
+def _from_html(
+    data: bytes, *, url: str | None, described: str, charset: str | None = None
+) -> Article:
     import trafilatura
 
+    declared = _in_declared_charset(data, charset)
     try:
         document = trafilatura.bare_extraction(
-            data,
+            data if declared is None else declared,
             url=url,
             with_metadata=True,
             include_comments=False,

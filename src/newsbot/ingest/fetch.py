@@ -11,6 +11,7 @@ check and the connection (DNS rebinding) therefore cannot redirect the fetch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.message
 import ipaddress
 import posixpath
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -56,6 +57,7 @@ class Fetched:
             changed (then ``content`` is empty).
         etag: the ``ETag`` response header, for the next conditional request.
         last_modified: the ``Last-Modified`` response header, likewise.
+        charset: the ``charset`` of the ``Content-Type`` header, if any (``"iso-8859-1"``).
     """
 
     url: str
@@ -65,6 +67,7 @@ class Fetched:
     status: int = 200
     etag: str | None = None
     last_modified: str | None = None
+    charset: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -169,6 +172,35 @@ def fetch_url(
             redirects, a body larger than ``settings.max_bytes``, or a content type that is not
             an article (HTML, XHTML, PDF, plain text, Markdown).
     """
+    try:
+        fetched = _fetch(url, settings, headers=headers, accept_types=accept_types)
+    except FetchError as error:
+        try:
+            userinfo = urlsplit(url.strip()).netloc.rpartition("@")[0]
+        except ValueError:
+            userinfo = ""
+        if userinfo:  # a password in the URL never reaches a message
+            raise type(error)(str(error).replace(f"{userinfo}@", "")) from None
+        raise
+    return dataclasses.replace(fetched, url=without_credentials(fetched.url))
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part: stored addresses are shown to everyone."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _fetch(
+    url: str,
+    settings: IngestSettings,
+    *,
+    headers: Mapping[str, str] | None = None,
+    accept_types: frozenset[str] | None = None,
+) -> Fetched:
+    """See :func:`fetch_url`."""
     current = _parse_url(url)
     deadline = time.monotonic() + settings.total_timeout
     timeout = httpx.Timeout(settings.timeout)
@@ -229,6 +261,7 @@ def fetch_url(
                         )
                     content = _read_capped(response, current, settings, watchdog)
                     return Fetched(
+                        charset=_charset(response.headers.get("content-type")),
                         url=str(current),
                         content=content,
                         content_type=content_type,
@@ -398,6 +431,15 @@ def _media_type(header: str | None) -> str | None:
         return None
     media_type = header.split(";", 1)[0].strip().lower()
     return media_type or None
+
+
+def _charset(header: str | None) -> str | None:
+    if not header:
+        return None
+    message = email.message.Message()
+    message["content-type"] = header
+    charset = message.get_content_charset()
+    return charset.strip() or None if charset else None
 
 
 def _filename(disposition: str | None, url: httpx.URL) -> str | None:

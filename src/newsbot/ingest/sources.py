@@ -80,6 +80,7 @@ def _from_url(url: str, settings: IngestSettings) -> Article:
         name=fetched.filename,
         content_type=fetched.content_type,
         url=fetched.url,
+        charset=fetched.charset,
     )
 
 
