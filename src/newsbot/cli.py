@@ -344,13 +344,22 @@ def healthcheck(
     serves one process at a time. With no bot running (or a Chroma server) it opens the store
     and counts. It never loads the embedding model. Exit status 0 or 1, with one line.
     """
+    from newsbot.index.store import held_by_a_process
+
     started = time.monotonic()
     beat = None
     try:
         settings = _settings()
         if not settings.store.url:
             beat = health.read(settings.store.path)
-            if beat is not None and health.alive(beat.pid) and beat.age() <= max_age:
+            # A report counts only from the process that holds the store (a starting bot may
+            # not hold it yet): not from a file left behind or written by anyone else.
+            if (
+                beat is not None
+                and health.alive(beat.pid)
+                and beat.fresh(max_age)
+                and (beat.starting or held_by_a_process(settings.store.path))
+            ):
                 _report_heartbeat(beat)
                 return
         description, articles, chunks = _count_store(settings)

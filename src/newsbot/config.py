@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -37,8 +38,16 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 INT8_SUFFIX = " (int8)"
 
 
+def _not_empty(value: Any) -> Any:
+    # Path("") is the current folder: `NEWSBOT_STORE__PATH=` (as compose files leave it) would
+    # put the store wherever newsbot happens to start.
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty: give a folder")
+    return value
+
+
 # "~/data" in a config file or variable means the home folder, as it does in a shell.
-HomePath = Annotated[Path, AfterValidator(Path.expanduser)]
+HomePath = Annotated[Path, BeforeValidator(_not_empty), AfterValidator(Path.expanduser)]
 
 
 def _default_cache_path() -> Path:
@@ -455,6 +464,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         explicit = bool(env_path)
     else:
         path, explicit = Path(config_file), True
+    if path.is_dir():  # what a bind mount of a missing file creates
+        raise ConfigError(f"config file {path} is a directory, not a TOML file")
     if not path.is_file():
         if explicit:
             raise ConfigError(f"config file not found: {path}")

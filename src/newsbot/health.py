@@ -50,7 +50,12 @@ class Heartbeat:
     starting: bool = False
 
     def age(self, now: float | None = None) -> float:
-        return max(0.0, (time.time() if now is None else now) - self.time)
+        """Seconds since the report (negative for a time in the future: not a real report)."""
+        return (time.time() if now is None else now) - self.time
+
+    def fresh(self, max_age: float) -> bool:
+        # A few seconds of slack for a clock step; a report from further ahead is forged.
+        return -5.0 <= self.age() <= max_age
 
 
 def check(library: Library) -> Heartbeat:
@@ -108,7 +113,7 @@ def read(folder: Path) -> Heartbeat | None:
             error=None if data.get("error") is None else str(data["error"]),
             starting=bool(data.get("starting", False)),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return None
 
 
@@ -127,7 +132,7 @@ def alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # it exists, under another user
         return True

@@ -55,7 +55,7 @@ from newsbot.models import (
     ReindexReport,
 )
 from newsbot.search import diversify, fuse, rerank_by_quote
-from newsbot.text import passage_sentences
+from newsbot.text import passage_sentences, valid_unicode
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,12 @@ def normalise_url(url: str) -> str:
     """The key two URLs of the same article share: no fragment, tracking or trailing slash."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
-    if parts.port and (parts.scheme, parts.port) not in {("http", 80), ("https", 443)}:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # out of range ("host:99999"): not a port anything can be fetched from
+        return url.strip()
+    if port and (parts.scheme, port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{port}"
     # Blank values kept: "story.php?1001" and "story.php?1002" are two articles.
     query = "&".join(
         urlencode([(k, v)]) if v else quote_plus(k)
@@ -888,7 +892,11 @@ class Library:
             self._recover_locked()
             source = self.store
             target = source.generation_store(
-                next_generation(self.settings.embedding.identity, source.generation)
+                next_generation(
+                    self.settings.embedding.identity,
+                    source.generation,
+                    self.settings.chunking.model_dump_json(),
+                )
             )
             target.recover()  # a reindex killed before may have left a partial batch
             done = {r.article_id: r.content_hash for r in target.all_records()}
@@ -944,7 +952,7 @@ class Library:
             the number of articles written.
         """
         temporary = path.with_name(f".{path.name}.partial")
-        opener = gzip.open if path.name.endswith(".gz") else open
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
         try:
             with opener(temporary, "wt", encoding="utf-8") as handle:
                 count = self.export_to(handle)
@@ -958,12 +966,20 @@ class Library:
         return count
 
     def export_to(self, handle: TextIO) -> int:
-        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout)."""
+        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout).
+
+        Raises:
+            IngestError: the stream cannot be written (a full disk, a closed pipe).
+        """
         count = 0
-        for page in self.store.iter_articles():
-            for record, text in ((r, t) for r, t, _ in page):
-                handle.write(json.dumps(export_line(record, text), ensure_ascii=False) + "\n")
-                count += 1
+        try:
+            for page in self.store.iter_articles():
+                for record, text in ((r, t) for r, t, _ in page):
+                    handle.write(json.dumps(export_line(record, text), ensure_ascii=False) + "\n")
+                    count += 1
+            handle.flush()
+        except OSError as error:
+            raise IngestError(f"cannot write the export: {error.strerror or error}") from None
         return count
 
     # -- questions ---------------------------------------------------------------------------
@@ -973,7 +989,7 @@ class Library:
 
         Returns an Answer with no passages when nothing in the library is relevant enough.
         """
-        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        question = valid_unicode(" ".join(question.split())[:MAX_QUESTION_CHARS])
         if not any(ch.isalnum() for ch in question):
             return Answer(question)
         search = self.settings.search

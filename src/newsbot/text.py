@@ -1,4 +1,5 @@
-"""Sentence boundaries as character spans, so every quote is an exact slice of its article."""
+"""Text helpers: sentence boundaries as character spans (every quote is an exact slice of its
+article), words, and text made safe to encode."""
 
 from __future__ import annotations
 
@@ -57,3 +58,13 @@ def _add_span(spans: list[tuple[int, int]], line: str, base: int, start: int, en
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, for lexical overlap."""
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (``"\\ud83d"`` in JSON, undecodable bytes in a command's
+    arguments) replaced by U+FFFD: such text cannot be encoded, hashed, stored or tokenized."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text

@@ -129,6 +129,21 @@ def test_variables_unlike_any_setting_are_left_alone(
     assert load_settings().store.path == tmp_path / "store"
 
 
+def test_an_empty_path_or_a_config_folder_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `NEWSBOT_STORE__PATH=` (a compose file's blank) put the store in the current folder.
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", "")
+    with pytest.raises(ConfigError, match=r"store\.path .*is empty"):
+        load_settings()
+    monkeypatch.delenv("NEWSBOT_STORE__PATH")
+    # A bind mount of a missing file makes a folder, which was silently ignored.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings()
+
+
 def test_example_config_documents_every_key() -> None:
     import tomllib
 

@@ -3,6 +3,7 @@ Chroma server unchanged, and a damaged file imports what it can, line by line.""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from newsbot.cli import app
 from newsbot.config import load_settings
+from newsbot.errors import IngestError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from tests.chroma_server import chroma_server
@@ -123,3 +125,20 @@ def test_import_of_a_damaged_file_reports_each_bad_line_and_keeps_the_good(
 
     wrong = CliRunner().invoke(app, ["import", str(SAMPLE)])
     assert wrong.exit_code == 2 and "JSON Lines" in wrong.stderr
+
+
+def test_export_names_and_write_failures(tmp_path: Path, embedder: Embedder) -> None:
+    settings = load_settings(store={"path": tmp_path / "store"})
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        # The name's case does not decide the format: import reads .JSONL.GZ as gzip.
+        shouting = tmp_path / "BACKUP.JSONL.GZ"
+        assert library.export(shouting) == 1
+        with gzip.open(shouting, "rt", encoding="utf-8") as file:
+            assert json.loads(file.readline())["title"]
+        # A full disk under `export -` is one clear error, not a traceback.
+        full = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+        with pytest.raises(IngestError, match="cannot write the export"):
+            library.export_to(full)
+        with contextlib.suppress(OSError):  # what is still buffered cannot be written either
+            full.close()

@@ -171,16 +171,16 @@ def test_a_stale_report_is_unhealthy_unless_max_age_allows_it(
 )
 def test_a_bot_starting_or_failing_is_unhealthy(
     tmp_path: Path,
+    embedder: Embedder,
     monkeypatch: pytest.MonkeyPatch,
-    no_model: None,
     fields: dict[str, Any],
     expected: str,
 ) -> None:
     store = tmp_path / "store"
-    report(store, **fields)
     monkeypatch.setenv("NEWSBOT_STORE__PATH", str(store))
-
-    code, stdout, stderr = healthcheck()
+    with Library.open(load_settings(store={"path": store}), embedder=embedder):  # the "bot"
+        report(store, **fields)
+        code, stdout, stderr = healthcheck()
 
     assert code == 1 and stdout == ""
     assert stderr.startswith(f"unhealthy: the bot (pid {os.getpid()}) {expected}"), stderr
@@ -213,3 +213,24 @@ def test_a_report_that_cannot_be_written_is_logged_not_raised(
         report(not_a_folder)
     assert "cannot write the health report" in caplog.text
     assert health.read(not_a_folder) is None
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {},  # fresh, from a live process (this one), but nobody holds the store
+        {"age": -3600},  # from the future: never stale
+        {"pid": 99_999_999_999},  # no such process (and too large for a pid)
+    ],
+)
+def test_a_report_not_from_the_stores_holder_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_model: None, forged: dict[str, Any]
+) -> None:
+    store = tmp_path / "store"
+    report(store, articles=999, chunks=999, **forged)
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(store))
+
+    code, stdout, stderr = healthcheck()
+
+    assert code == 0, stderr
+    assert "0 articles, 0 chunks" in stdout and "999" not in stdout  # counted itself

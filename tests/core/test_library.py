@@ -365,6 +365,13 @@ def test_normalise_url() -> None:
     assert normalise_url("http://h/s?a=1&b=2&c&utm_medium=x") == "https://h/s?a=1&b=2&c"
     # Credentials are never part of the key (nor, see fetch, of a stored address).
     assert normalise_url("https://alice:s3cret@h/s") == "https://h/s"
+    assert normalise_url("http://h:99999/x") == "http://h:99999/x"  # no crash, no port to drop
+
+
+def test_a_question_with_undecodable_characters_is_answered(stocked: Library) -> None:
+    # A lone surrogate: what a command line makes of a byte that is not UTF-8.
+    answer = stocked.ask("Who controls the Panjshir \udcff valley?")
+    assert answer.passages and "\ufffd" in answer.question
 
 
 def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_text: str) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from newsbot.config import EmbeddingSettings, load_settings
+from newsbot.config import ChunkSettings, EmbeddingSettings, load_settings
 from newsbot.errors import ModelMismatchError
 from newsbot.index.embedder import Embedder, resolve_model_path
 from newsbot.index.store import generation_names, next_generation
@@ -66,7 +67,8 @@ def test_reindex_to_another_model_killed_then_rerun(
         kill_during_write(first, store / "newsbot-lexical", nth=2, after_rows=False)
 
     # Killed: the new generation is half built beside the old one, which still answers.
-    target = generation_names("newsbot", next_generation(other_model + INT8, ""))[1]
+    chunking = ChunkSettings().model_dump_json()
+    target = generation_names("newsbot", next_generation(other_model + INT8, "", chunking))[1]
     client = chromadb.PersistentClient(
         path=str(store), settings=ChromaSettings(anonymized_telemetry=False)
     )
@@ -106,3 +108,33 @@ def test_reindex_to_another_model_killed_then_rerun(
         assert "Panjshir" in answer.passages[0].quote.text
     with pytest.raises(ModelMismatchError):
         Library.open(old_settings, embedder=embedder)
+
+
+def test_a_reindex_resumed_with_other_chunking_starts_over(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # Resumed, it kept what the interrupted run had embedded: chunks cut the old way.
+    def chunking(max_tokens: int) -> Any:
+        return load_settings(
+            store={"path": tmp_path / "store"}, chunking={"max_tokens": max_tokens}
+        )
+
+    with Library.open(chunking(256), embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt  # after the first page: every article is in the new generation
+
+    with (
+        Library.open(chunking(64), embedder=embedder) as library,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        library.reindex(progress=interrupt)
+    with Library.open(chunking(128), embedder=embedder) as library:
+        report = library.reindex()
+    assert report.embedded == 1  # not 0: nothing of the 64-token run was kept
+
+    fresh = load_settings(store={"path": tmp_path / "fresh"}, chunking={"max_tokens": 128})
+    with Library.open(fresh, embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        assert report.chunks == library.stats().chunks

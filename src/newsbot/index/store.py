@@ -131,13 +131,15 @@ def generation_names(prefix: str, generation: str) -> tuple[str, str, str]:
     return f"{prefix}_chunks{suffix}", f"{prefix}_articles{suffix}", f"{prefix}_pending{suffix}"
 
 
-def next_generation(model: str, current: str) -> str:
-    """The generation a reindex of ``current`` with ``model`` builds.
+def next_generation(model: str, current: str, chunking: str = "") -> str:
+    """The generation a reindex of ``current`` with ``model`` and ``chunking`` builds.
 
     Deterministic, so an interrupted reindex resumes into the same collections; different from
-    ``current``, so the live index is never written to.
+    ``current``, so the live index is never written to; and different for other chunking
+    settings, so a reindex resumed with them does not keep chunks cut the old way.
     """
-    return "g" + hashlib.sha256(f"{model}\0{current}".encode()).hexdigest()[:10]
+    build = f"{model}\0{current}" + (f"\0{chunking}" if chunking else "")
+    return "g" + hashlib.sha256(build.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,27 @@ def _lock_embedded(path: Path) -> Path:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _held[key] = (fd, openings + 1)
     return key
+
+
+def held_by_a_process(path: Path) -> bool:
+    """Whether some process (this one included) holds the embedded store at ``path`` now."""
+    import fcntl
+
+    key = path.resolve()
+    with _held_guard:
+        if key in _held:
+            return True
+        try:
+            fd = os.open(key / LOCK_FILE, os.O_RDWR)
+        except OSError:  # no lock file: never opened by newsbot, or not ours to open
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # releases the lock if it was taken
+        return False
 
 
 def _last_opening(key: Path) -> bool:

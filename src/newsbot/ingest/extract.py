@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from newsbot.errors import IngestError
 from newsbot.models import Article
+from newsbot.text import valid_unicode
 
 _log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def clean_text(text: str) -> str:
     the lines of a paragraph are joined with spaces, and indented lines start new paragraphs.
     Text whose lines are already paragraphs is left as it is.
     """
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", valid_unicode(text))
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _RARE_LINE_BREAKS.sub("\n", text)

@@ -19,12 +19,18 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsbot.config import IngestSettings
 from newsbot.errors import IngestError
-from newsbot.ingest.extract import article_from_bytes, article_from_text, normalise_date
+from newsbot.ingest.extract import (
+    article_from_bytes,
+    article_from_text,
+    normalise_date,
+)
 from newsbot.ingest.fetch import fetch_url
 from newsbot.models import Article
+from newsbot.text import valid_unicode
 
 _log = logging.getLogger(__name__)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -140,6 +146,8 @@ def _from_jsonl(
         raw = _open_binary(path)
     except OSError as error:
         raise IngestError(f"cannot read {source}: {_os_reason(error)}") from None
+    if isinstance(raw, gzip.GzipFile):
+        _check_gzip(source, raw)
     with raw:
         try:
             for number, line in _lines(raw, settings.max_bytes):
@@ -162,6 +170,27 @@ def _from_jsonl(
             # A truncated or corrupt gzip stream, or a read error, ends the file.
             reason = " ".join(str(error).split()) or type(error).__name__
             raise IngestError(f"cannot read {source}: {reason}") from None
+
+
+def _check_gzip(source: str, raw: gzip.GzipFile) -> None:
+    """Read a gzip file through before any of it is used, then rewind.
+
+    gzip checks its data only at the end: a damaged file (flipped bytes, not a cut one) yields
+    garbled lines first, which would replace good articles of the same ids. A file cut short
+    is different: every line before the cut is whole, and is imported.
+    """
+    try:
+        while raw.read(_READ_CHUNK):
+            pass
+    except EOFError:
+        pass  # cut short: the lines read before the cut are sound
+    except (OSError, zlib.error) as error:
+        raw.close()
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise IngestError(
+            f"cannot read {source}: it is damaged ({reason}); nothing imported"
+        ) from None
+    raw.seek(0)
 
 
 def _open_binary(path: Path) -> _Binary:
@@ -201,6 +230,11 @@ def _article_from_record(line: bytes, number: int) -> Article:
     if not isinstance(text, str) or not text.strip():
         raise IngestError(f"line {number} has no text")
     url = _field(record, "url")
+    if url is not None:
+        try:
+            urlsplit(url).port  # noqa: B018 (raises on a port out of range, a broken [IPv6])
+        except ValueError:
+            raise IngestError(f"line {number}: url is not a valid address: {url}") from None
     article = article_from_text(
         text,
         title=_field(record, "title"),
@@ -225,6 +259,6 @@ def _field(record: dict[str, Any], key: str) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float | str):
-        text = str(value).strip()
+        text = valid_unicode(str(value)).strip()
         return text or None
     return None
