@@ -443,8 +443,9 @@ def build_variants(search: SearchSettings) -> list[Variant]:
     """The defaults first (with --reuse-embeddings only its latency is cold), then one change
     at a time around them."""
     floors_off = {"min_similarity": -1.0}
-    if "passage_min_similarity" in SearchSettings.model_fields:
-        floors_off["passage_min_similarity"] = -1.0
+    for lower in ("passage_min_similarity", "agreement_min_similarity"):
+        if lower in SearchSettings.model_fields:
+            floors_off[lower] = -1.0
     variants = [
         Variant("hybrid (defaults)"),
         Variant("dense only", {"hybrid": False}),
@@ -647,11 +648,12 @@ def top_similarities(library: Library, questions: Sequence[Question]) -> dict[st
 
 
 def floor_update(search: SearchSettings, floor: float) -> dict[str, float]:
-    """Search settings for answer floor ``floor``; the passage floor never sits above it."""
+    """Search settings for answer floor ``floor``; the lower floors never sit above it."""
     update = {"min_similarity": floor}
-    passage_floor = getattr(search, "passage_min_similarity", None)
-    if passage_floor is not None:
-        update["passage_min_similarity"] = min(passage_floor, floor)
+    for lower in ("passage_min_similarity", "agreement_min_similarity"):
+        value = getattr(search, lower, None)
+        if value is not None:
+            update[lower] = min(value, floor)
     return update
 
 

@@ -1063,17 +1063,22 @@ class Library:
 
         Cosine alone separates badly: short questions score low against the passage that
         answers them, and long off-topic ones score high against unrelated news. A passage
-        both retrievers put in their top ranks is strong evidence at a lower similarity.
-        Measured on RealTimeQA development questions and off-topic questions (README).
+        both retrievers put in their top ranks is strong evidence at a lower similarity, and
+        one both put first at the passage floor itself. Measured on RealTimeQA development
+        questions and off-topic questions (README).
         """
         search = self.settings.search
         if not dense:
             return False
-        if dense[0][1] >= search.min_similarity:
+        best, best_similarity = dense[0]
+        if best_similarity >= search.min_similarity:
             return True
-        both = {(h.chunk.article_id, h.chunk.index) for h in lexical[:AGREEMENT_RANKS]}
+        keys = [(h.chunk.article_id, h.chunk.index) for h in lexical[:AGREEMENT_RANKS]]
+        if keys[:1] == [(best.article_id, best.index)]:
+            return best_similarity >= search.passage_min_similarity
         return any(
-            similarity >= search.passage_min_similarity and (chunk.article_id, chunk.index) in both
+            similarity >= search.agreement_min_similarity
+            and (chunk.article_id, chunk.index) in keys
             for chunk, similarity in dense[:AGREEMENT_RANKS]
         )
 
