@@ -82,6 +82,8 @@ def _configure_logging(level: int) -> None:
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL if level > logging.DEBUG else level)
     # The first run exports the model (about half a minute): say so even when not verbose.
     logging.getLogger("newsbot.index.onnx_model").setLevel(min(level, logging.INFO))
+    # pypdf warns about each flaw of a damaged PDF; the ingest result gives the one reason.
+    logging.getLogger("pypdf").setLevel(logging.ERROR if level > logging.DEBUG else level)
 
 
 def _is_jsonl_name(path: Path) -> bool:
@@ -521,6 +523,9 @@ def feed_poll(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
     """Poll the feeds that are due (or all) once now and ingest their new entries."""
+    # Each failure is in its report below; the running bot's log line would say it twice.
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("newsbot.feeds.manager").setLevel(logging.ERROR)
     try:
         with _feeds() as feeds:
             reports = feeds.poll_all() if poll_all else feeds.poll_due()

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from newsbot.cli import app
 from newsbot.models import QUOTE_GAP
 from tests.conftest import FIXTURES, SAMPLE
+from tests.store_checks import run_cli
 
 runner = CliRunner()
 
@@ -241,3 +242,15 @@ def test_console_script_and_module(tmp_path: Path) -> None:
     )
     assert ask.returncode == 0, ask.stderr
     assert json.loads(ask.stdout)["answered"] is True
+
+
+def test_a_damaged_pdf_is_one_line_without_pypdfs_warnings(tmp_path: Path) -> None:
+    from tests.ingest.conftest import make_pdf
+
+    pdf = make_pdf([["Some text on a page that will be cut off."]])
+    cut = tmp_path / "report.pdf"
+    cut.write_bytes(pdf[: len(pdf) // 3])
+    result = run_cli(tmp_path / "store", "ingest", str(cut))
+    assert result.returncode == 1
+    assert "report.pdf" in result.stdout + result.stderr
+    assert "EOF marker" not in result.stderr and "WARNING" not in result.stderr, result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,14 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_feed_commands(tmp_path: Path, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_feed_commands(
+    tmp_path: Path,
+    site: FeedSite,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Restored after the test: `feed poll` turns the manager's warnings off in its process.
+    caplog.set_level(logging.WARNING, logger="newsbot.feeds.manager")
     monkeypatch.setenv("NEWSBOT_STORE__PATH", str(tmp_path / "store"))
     monkeypatch.setenv("NEWSBOT_INGEST__ALLOW_PRIVATE_URLS", "true")
     site.serve_page("/bridge.html", BRIDGE_HTML)
@@ -56,6 +64,8 @@ def test_feed_commands(tmp_path: Path, site: FeedSite, monkeypatch: pytest.Monke
     site.serve_feed("/news.xml", b"not a feed at all")
     code, out, err = invoke("feed", "poll", "--all")
     assert code == 1 and "failed" in err and "not a valid RSS or Atom feed" in err
+    # Said once, in the report: not again as the running bot's log line.
+    assert not [r for r in caplog.records if r.name == "newsbot.feeds.manager"], caplog.text
 
     code, _, err = invoke("feed", "add", site.url("/missing.xml"))
     assert code == 1 and "404" in err

@@ -155,6 +155,41 @@ def test_truncated_pdf_is_an_ingest_error(pdf_factory: Callable[..., bytes]) -> 
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("data", "name", "content_type"),
+    [
+        (
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>',
+            "news.xml",
+            None,
+        ),
+        (
+            b'<?xml version="1.0"?><items><item>Mill Lane is closed.</item></items>',
+            "data.txt",
+            "text/plain",
+        ),
+        (b'[{"title": "A", "text": "Mill Lane is closed for repairs."}]', "dump.json", None),
+        (b'{"text": "Mill Lane is closed."}', None, "application/json"),
+    ],
+)
+def test_xml_and_json_data_are_refused_not_stored_as_text(
+    data: bytes, name: str | None, content_type: str | None
+) -> None:
+    # Read as plain text, a feed file became an article titled '<?xml version="1.0"...'.
+    with pytest.raises(IngestError, match="XML or JSON data, not an article"):
+        article_from_bytes(data, name=name, content_type=content_type)
+
+
+def test_xhtml_with_an_xml_declaration_is_still_a_page() -> None:
+    page = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>Harbour reopens</title></head><body><article><p>"
+        + b"The city harbour reopened on Monday after three months of dredging work. " * 4
+        + b"</p></article></body></html>"
+    )
+    assert article_from_bytes(page, name="page.xml").title == "Harbour reopens"
+
+
 def test_garbage_after_the_pdf_signature() -> None:
     with pytest.raises(IngestError, match=r"report\.pdf"):
         article_from_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 20, name="report.pdf")

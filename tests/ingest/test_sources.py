@@ -258,6 +258,22 @@ def test_jsonl_lone_surrogates_and_broken_urls(
     assert isinstance(items[3], Article)
 
 
+def test_jsonl_added_at_is_stored_in_utc(tmp_path: Path, default_policy: IngestSettings) -> None:
+    # Sorted as strings, "T10:00:00+09:00" (01:00 UTC) came before "T05:00:00+00:00".
+    lines = [
+        json.dumps({"text": "Tokyo text.", "added_at": "2026-01-01T10:00:00+09:00"}),
+        json.dumps({"text": "London text.", "added_at": "2026-01-01T05:00:00Z"}),
+        json.dumps({"text": "No zone text.", "added_at": "2026-01-01T07:30:00"}),
+    ]
+    path = _write(tmp_path / "times.jsonl", "\n".join(lines).encode())
+    added = [a.added_at for _, a in iter_articles(str(path), default_policy)]  # type: ignore[union-attr]
+    assert added == [
+        "2026-01-01T01:00:00+00:00",
+        "2026-01-01T05:00:00+00:00",
+        "2026-01-01T07:30:00+00:00",
+    ]
+
+
 def test_jsonl_line_over_the_size_cap(tmp_path: Path) -> None:
     settings = IngestSettings(max_bytes=1_000)
     path = tmp_path / "articles.jsonl"

@@ -369,6 +369,10 @@ _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _MARKDOWN_TYPES = {"text/markdown", "text/x-markdown"}
 _HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
 _MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd")
+_DATA_TYPES = {"application/json", "application/xml", "text/xml", "application/rss+xml"}
+_DATA_EXTENSIONS = (".json", ".xml", ".rss", ".atom")
+# An XML declaration not followed by an XHTML page (which the HTML check above takes).
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml\b")
 _TEXT_EXTENSIONS = (".txt", ".text")
 
 
@@ -413,6 +417,12 @@ def article_from_bytes(
         raise IngestError(f"not a valid PDF: {described} has no PDF header")
     if _HTML_START.match(_ascii_head(head)):
         return _from_html(data, url=url, described=described, charset=charset)
+    if media_type in _DATA_TYPES or extension in _DATA_EXTENSIONS or _XML_START.match(head):
+        # Markup or records, not prose: read as text, its tags would be quoted as the article.
+        raise IngestError(
+            f"unsupported file type: {described} is XML or JSON data, not an article "
+            "(JSON Lines dumps are read from .jsonl files)"
+        )
     if media_type in _MARKDOWN_TYPES or extension in _MARKDOWN_EXTENSIONS:
         return _from_markdown(_decode(data, described, charset), url=url)
     if media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS:

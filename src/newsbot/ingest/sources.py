@@ -248,9 +248,14 @@ def _article_from_record(line: bytes, number: int) -> Article:
     added_at = _field(record, "added_at")
     if added_at is not None:
         try:
-            dt.datetime.fromisoformat(added_at)
+            moment = dt.datetime.fromisoformat(added_at)
         except ValueError:
             raise IngestError(f"line {number}: added_at is not an ISO 8601 date-time") from None
+        # Stored in UTC, the form newsbot writes, so that articles sort by when they were
+        # added ("T10:00+09:00" is before "T05:00+00:00"); a time without a zone is UTC.
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        added_at = moment.astimezone(dt.UTC).isoformat()
     return replace(article, added_at=added_at, added_by=_field(record, "added_by"))
 
 
