@@ -390,14 +390,21 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, config_file: Path | None) -> str:
+    """One line naming the setting, where it can come from, and what is wrong with it."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "settings"
-    env = "NEWSBOT_" + "__".join(str(part) for part in first["loc"]).upper()
+    setting, rest = [str(part) for part in first["loc"][:2]], first["loc"][2:]
+    key = ".".join(setting) or "settings"
+    # Either source may hold the value: the variable, or the config file that was read.
+    where = "NEWSBOT_" + "__".join(setting).upper()
+    if config_file is not None:
+        where += f" or {config_file}"
+    # A list's entry: "admins, entry 2", not a variable NEWSBOT_TELEGRAM__ADMINS__1.
+    entry = f", entry {rest[0] + 1}" if rest and isinstance(rest[0], int) else ""
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
-    return f"invalid setting {key} ({env}): {message}"
+    return f"invalid setting {key}{entry} ({where}): {message}"
 
 
 def _env_names() -> list[str]:
@@ -487,7 +494,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     try:
         return settings_cls(**overrides)
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        raise ConfigError(_describe(error, path)) from None
     except SettingsError as error:  # a list/dict value in the environment that is not JSON
         raise ConfigError(_describe_json_env() or str(error).splitlines()[0]) from None
     except (OSError, ValueError) as error:  # unreadable or malformed TOML

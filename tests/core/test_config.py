@@ -144,6 +144,22 @@ def test_an_empty_path_or_a_config_folder_is_an_error(
         load_settings()
 
 
+def test_a_bad_value_says_where_it_may_come_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[search]\ntop_k = "five"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert f"invalid setting search.top_k (NEWSBOT_SEARCH__TOP_K or {config})" in str(raised.value)
+    # An entry of a list is named as such, not as a variable that does not exist.
+    monkeypatch.setenv("NEWSBOT_TELEGRAM__ADMINS", '[1, "x"]')
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "telegram.admins, entry 2 (NEWSBOT_TELEGRAM__ADMINS)" in str(raised.value)
+    assert "ADMINS__1" not in str(raised.value)
+
+
 def test_example_config_documents_every_key() -> None:
     import tomllib
 
