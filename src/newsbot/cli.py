@@ -33,6 +33,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class State:
     config: Path | None = None
+    verbose: bool = False
 
 
 def _settings() -> Settings:
@@ -69,7 +70,7 @@ def main_options(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
-    State.config = config
+    State.config, State.verbose = config, verbose
     _configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
@@ -524,7 +525,7 @@ def feed_poll(
 ) -> None:
     """Poll the feeds that are due (or all) once now and ingest their new entries."""
     # Each failure is in its report below; the running bot's log line would say it twice.
-    if logging.getLogger().level > logging.INFO:
+    if not State.verbose:
         logging.getLogger("newsbot.feeds.manager").setLevel(logging.ERROR)
     try:
         with _feeds() as feeds:
