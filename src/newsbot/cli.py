@@ -347,7 +347,7 @@ def healthcheck(
     serves one process at a time. With no bot running (or a Chroma server) it opens the store
     and counts. It never loads the embedding model. Exit status 0 or 1, with one line.
     """
-    from newsbot.index.store import held_by_a_process
+    from newsbot.index.store import store_holder
 
     started = time.monotonic()
     beat = None
@@ -359,9 +359,9 @@ def healthcheck(
             # not hold it yet): not from a file left behind or written by anyone else.
             if (
                 beat is not None
-                and health.alive(beat.pid)
+                and health.writer_alive(beat)
                 and beat.fresh(max_age)
-                and (beat.starting or held_by_a_process(settings.store.path))
+                and (beat.starting or store_holder(settings.store.path) == beat.pid)
             ):
                 _report_heartbeat(beat)
                 return

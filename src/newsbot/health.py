@@ -48,6 +48,7 @@ class Heartbeat:
     chunks: int = 0
     error: str | None = None
     starting: bool = False
+    started: str | None = None  # when the writer process started (see process_start)
 
     def age(self, now: float | None = None) -> float:
         """Seconds since the report (negative for a time in the future: not a real report)."""
@@ -61,11 +62,14 @@ class Heartbeat:
 def check(library: Library) -> Heartbeat:
     """Count the library's store, as the health check would, and say what went wrong if it
     cannot."""
+    pid = os.getpid()
     try:
         stats = library.stats()
     except NewsbotError as error:
-        return Heartbeat(os.getpid(), time.time(), library.store.description, error=str(error))
-    return Heartbeat(os.getpid(), time.time(), stats.store, stats.articles, stats.chunks)
+        return Heartbeat(
+            pid, time.time(), library.store.description, error=str(error), started=_us()
+        )
+    return Heartbeat(pid, time.time(), stats.store, stats.articles, stats.chunks, started=_us())
 
 
 def report(library: Library) -> Heartbeat:
@@ -79,7 +83,7 @@ def report(library: Library) -> Heartbeat:
 
 def report_starting(folder: Path) -> None:
     """Say that this process is opening the embedded store in ``folder``."""
-    write(folder, Heartbeat(os.getpid(), time.time(), str(folder), starting=True))
+    write(folder, Heartbeat(os.getpid(), time.time(), str(folder), starting=True, started=_us()))
 
 
 def write(folder: Path, beat: Heartbeat) -> None:
@@ -112,6 +116,7 @@ def read(folder: Path) -> Heartbeat | None:
             chunks=int(data.get("chunks", 0)),
             error=None if data.get("error") is None else str(data["error"]),
             starting=bool(data.get("starting", False)),
+            started=None if data.get("started") is None else str(data["started"]),
         )
     except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return None
@@ -137,3 +142,27 @@ def alive(pid: int) -> bool:
     except PermissionError:  # it exists, under another user
         return True
     return True
+
+
+def writer_alive(beat: Heartbeat) -> bool:
+    """Whether the process that wrote ``beat`` still runs: its pid, started when it says (a
+    pid alone is reused, and pid 1 is the first process of every container)."""
+    if not alive(beat.pid):
+        return False
+    now = process_start(beat.pid)
+    return beat.started is None or now is None or now == beat.started
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux ``/proc``), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except (OSError, ValueError, OverflowError):
+        return None
+    # Field 22; the command name (field 2) is in parentheses and may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _us() -> str | None:
+    return process_start(os.getpid())

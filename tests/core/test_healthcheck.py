@@ -215,6 +215,26 @@ def test_a_report_that_cannot_be_written_is_logged_not_raised(
     assert health.read(not_a_folder) is None
 
 
+def test_a_report_from_another_process_than_the_holder_is_ignored(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    monkeypatch.setenv("NEWSBOT_STORE__PATH", str(store))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # This process holds the store; the reports name a live process that does not, or
+        # this pid with another start time (a pid reused: pid 1 in every container).
+        with Library.open(load_settings(store={"path": store}), embedder=embedder):
+            for forged in ({"pid": other.pid}, {"started": "1"}):
+                report(store, articles=999, chunks=999, **forged)
+                code, stdout, stderr = healthcheck()
+                assert code == 0, stderr
+                assert "0 articles, 0 chunks" in stdout and "checked by" not in stdout, forged
+    finally:
+        other.kill()
+        other.wait(30)
+
+
 @pytest.mark.parametrize(
     "forged",
     [

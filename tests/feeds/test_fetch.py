@@ -83,6 +83,10 @@ def test_a_guid_that_is_no_address_makes_no_link() -> None:
     numbered, linked = parse_feed(feed, url="http://h/feeds/news.xml").entries
     assert numbered.link is None and numbered.title == "Bike lanes approved"
     assert linked.link == "http://h/a?x=1&y=2"
+    # The same feed in UTF-16: its permalink is found in the text as the feed encodes it.
+    wide = feed.decode().replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
+    numbered, linked = parse_feed(wide, url="http://h/feeds/news.xml").entries
+    assert numbered.link is None and linked.link == "http://h/a?x=1&y=2"
 
 
 def test_the_servers_charset_reads_a_feed_without_an_encoding() -> None:

@@ -81,6 +81,9 @@ def test_the_charset_a_server_declares_is_used_unless_the_bytes_are_utf8() -> No
     assert text.title == "Новый мост открыт"
     unknown = article_from_bytes(latin1, content_type="text/html", charset="no-such-charset")
     assert unknown.title is not None
+    # Codecs that are not text encodings are no charset either (they raised LookupError).
+    for codec in ("hex", "base64", "rot13", "idna", "punycode"):
+        assert article_from_bytes(latin1, content_type="text/html", charset=codec).title
 
 
 def test_outlet_falls_back_to_the_url_host() -> None:

@@ -244,7 +244,7 @@ def test_jsonl_lone_surrogates_and_broken_urls(
         '{"title": "Rain \\ud83d", "text": "Heavy rain \\ud83d fell on the city all day."}',
         json.dumps({"url": "http://example.com:99999/x", "text": "A port out of range."}),
         json.dumps({"url": "http://[::1/x", "text": "A broken IPv6 address."}),
-        json.dumps({"text": "A good line after them."}),
+        json.dumps({"text": "A good line after them.", "url": "https://u:s3cret@h.example/a"}),
     ]
     path = _write(tmp_path / "odd.jsonl", "\n".join(lines).encode())
     items = [item for _, item in iter_articles(str(path), default_policy)]
@@ -256,6 +256,7 @@ def test_jsonl_lone_surrogates_and_broken_urls(
         isinstance(e, IngestError) and "url is not a valid address" in str(e) for e in items[1:3]
     )
     assert isinstance(items[3], Article)
+    assert items[3].url == "https://h.example/a"  # stored and shown: no credentials
 
 
 def test_jsonl_added_at_is_stored_in_utc(tmp_path: Path, default_policy: IngestSettings) -> None:

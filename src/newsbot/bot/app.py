@@ -276,6 +276,9 @@ def run_bot(settings: Settings) -> None:
             "webhook mode needs python-telegram-bot's webhooks extra: "
             "pip install 'python-telegram-bot[webhooks]'"
         )
+    if not settings.store.url:
+        # First thing: a health check meanwhile must not take the store the bot is about to.
+        health.report_starting(settings.store.path)
     application = build_application(settings)
     token = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
     startup = DropStartupFailure()

@@ -141,7 +141,10 @@ def parse_feed(
             _one_line(parsed.get("bozo_exception")),
         )
     feed = parsed.get("feed", {})
-    written = data.decode("utf-8", "replace")
+    try:
+        written = data.decode(parsed.get("encoding") or "utf-8", "replace")
+    except (LookupError, UnicodeError):
+        written = data.decode("utf-8", "replace")
     entries = [e for e in (_entry(raw, url, written) for raw in parsed.get("entries", [])) if e]
     return ParsedFeed(
         title=_title(feed),

@@ -206,25 +206,28 @@ def _lock_embedded(path: Path) -> Path:
     return key
 
 
-def held_by_a_process(path: Path) -> bool:
-    """Whether some process (this one included) holds the embedded store at ``path`` now."""
+def store_holder(path: Path) -> int | None:
+    """The pid of the process that holds the embedded store at ``path`` now (0: one whose pid
+    is not on record), or None when no process does."""
     import fcntl
 
     key = path.resolve()
     with _held_guard:
         if key in _held:
-            return True
+            return os.getpid()
         try:
-            fd = os.open(key / LOCK_FILE, os.O_RDWR)
-        except OSError:  # no lock file: never opened by newsbot, or not ours to open
-            return False
+            # Read-only: a health check may run as a user who cannot write the store.
+            fd = os.open(key / LOCK_FILE, os.O_RDONLY)
+        except OSError:  # no lock file: never opened by newsbot
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            return True
+            written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(written) if written.isdigit() else 0
         finally:
             os.close(fd)  # releases the lock if it was taken
-        return False
+        return None
 
 
 def _last_opening(key: Path) -> bool:

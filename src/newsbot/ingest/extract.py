@@ -476,7 +476,9 @@ def trusted_charset(data: bytes, charset: str | None) -> str | None:
     if not charset or any(data.startswith(bom) for bom, _ in _BOMS):
         return None
     try:
-        codecs.lookup(charset)
+        # Text encodings only: codecs also knows "hex", "base64", "rot13"...
+        if not codecs.lookup(charset)._is_text_encoding:
+            return None
         data.decode("utf-8")
     except LookupError:
         return None
@@ -487,7 +489,10 @@ def trusted_charset(data: bytes, charset: str | None) -> str | None:
 
 def _in_declared_charset(data: bytes, charset: str | None) -> str | None:
     trusted = trusted_charset(data, charset)
-    return None if trusted is None else data.decode(trusted, errors="replace")
+    try:
+        return None if trusted is None else data.decode(trusted, errors="replace")
+    except (LookupError, UnicodeError):  # a codec that fails even with errors="replace"
+        return None
 
 
 def _decode(data: bytes, described: str, charset: str | None = None) -> str:

@@ -15,13 +15,14 @@ import dataclasses
 import email.message
 import ipaddress
 import posixpath
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import httpx
 
@@ -175,22 +176,22 @@ def fetch_url(
     try:
         fetched = _fetch(url, settings, headers=headers, accept_types=accept_types)
     except FetchError as error:
-        try:
-            userinfo = urlsplit(url.strip()).netloc.rpartition("@")[0]
-        except ValueError:
-            userinfo = ""
-        if userinfo:  # a password in the URL never reaches a message
-            raise type(error)(str(error).replace(f"{userinfo}@", "")) from None
+        message = str(error)
+        cleaned = _CREDENTIALS.sub(r"\1", message)
+        if cleaned != message:  # a password in a URL (or a redirect's) never reaches a message
+            raise type(error)(cleaned) from None
         raise
     return dataclasses.replace(fetched, url=without_credentials(fetched.url))
 
 
+# "scheme://user:password@" anywhere in a message, in whatever encoding httpx printed it.
+_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
+
+
 def without_credentials(url: str) -> str:
-    """``url`` without its ``user:password@`` part: stored addresses are shown to everyone."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    """``url`` without its ``user:password@`` part: stored addresses are shown to everyone.
+    (A pattern, not a parser: it must also clean an address too broken to parse.)"""
+    return _CREDENTIALS.sub(r"\1", url, count=1)
 
 
 def _fetch(

@@ -28,7 +28,7 @@ from newsbot.ingest.extract import (
     article_from_text,
     normalise_date,
 )
-from newsbot.ingest.fetch import fetch_url
+from newsbot.ingest.fetch import fetch_url, without_credentials
 from newsbot.models import Article
 from newsbot.text import valid_unicode
 
@@ -234,7 +234,10 @@ def _article_from_record(line: bytes, number: int) -> Article:
         try:
             urlsplit(url).port  # noqa: B018 (raises on a port out of range, a broken [IPv6])
         except ValueError:
-            raise IngestError(f"line {number}: url is not a valid address: {url}") from None
+            raise IngestError(
+                f"line {number}: url is not a valid address: {without_credentials(url)}"
+            ) from None
+        url = without_credentials(url)  # stored and shown to every user
     article = article_from_text(
         text,
         title=_field(record, "title"),
