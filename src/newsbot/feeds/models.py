@@ -137,7 +137,7 @@ class PollReport:
     """The outcome of polling one feed."""
 
     feed_id: str
-    url: str
+    url: str  # the feed's address as shown: Feed.address, without credentials
     title: str | None
     status: PollStatus
     entries: list[EntryResult] = field(default_factory=list)
@@ -147,14 +147,8 @@ class PollReport:
     alert: Alert | None = None
 
     @property
-    def address(self) -> str:
-        """The URL as shown and logged: without a ``user:password@`` part (``url`` keeps it,
-        to poll a private feed)."""
-        return without_credentials(self.url)
-
-    @property
     def name(self) -> str:
-        return self.title or self.address
+        return self.title or self.url
 
     @property
     def new_articles(self) -> list[EntryResult]:
@@ -163,7 +157,7 @@ class PollReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "feed_id": self.feed_id,
-            "url": self.address,
+            "url": self.url,
             "title": self.title,
             "status": self.status.value,
             "error": self.error,

@@ -190,9 +190,8 @@ def _lock_embedded(path: Path) -> Path:
                         f"cannot lock the embedded store at {path} ({error.strerror}): keep it "
                         "on a local file system, or use a Chroma server (store.url)"
                     ) from None
-                written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                holder = _recorded_holder(fd)
                 os.close(fd)
-                holder = int(written) if written.isdigit() else None
                 raise StoreInUseError(
                     f"the embedded store at {path} is in use by another newsbot process"
                     + (f" (pid {holder})" if holder else "")
@@ -223,11 +222,16 @@ def store_holder(path: Path) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            return int(written) if written.isdigit() else 0
+            return _recorded_holder(fd) or 0
         finally:
             os.close(fd)  # releases the lock if it was taken
         return None
+
+
+def _recorded_holder(fd: int) -> int | None:
+    """The pid the holder wrote into the lock file open at ``fd``, if any."""
+    written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    return int(written) if written.isdigit() else None
 
 
 def _last_opening(key: Path) -> bool:
