@@ -274,6 +274,7 @@ class Library:
         embedder: Embedder | None = None,
         check_model: bool = True,
         load_model: bool = False,
+        lock_wait: float = 0.0,
     ) -> Library:
         """Open the store, repair what an interrupted write left, sync the lexical index.
 
@@ -284,6 +285,8 @@ class Library:
             load_model: load the embedding model now, on a thread of its own while the store
                 opens and its registry is read (both ~1 s at 10,000 articles), rather than on
                 first use; for what answers questions at once (the bot, ``ask``).
+            lock_wait: seconds to wait for another process to let go of an embedded store
+                before StoreInUseError (the bot, which a health check may briefly precede).
         """
         loading: Future[Embedder] | None = None
         if load_model and embedder is None:
@@ -295,7 +298,10 @@ class Library:
             # lock would otherwise keep every other process out while this one lives.
             with contextlib.ExitStack() as opened:
                 store = ChromaStore(
-                    settings.store, model=settings.embedding.identity, check_model=check_model
+                    settings.store,
+                    model=settings.embedding.identity,
+                    check_model=check_model,
+                    lock_wait=lock_wait,
                 )
                 opened.callback(store.close)
                 lexical = LexicalIndex(_lexical_path(settings))

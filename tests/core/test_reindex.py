@@ -138,3 +138,42 @@ def test_a_reindex_resumed_with_other_chunking_starts_over(
     with Library.open(fresh, embedder=embedder) as library:
         library.add_text(SAMPLE.read_text(encoding="utf-8"))
         assert report.chunks == library.stats().chunks
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_the_dropped_generations_leave_no_files_behind(tmp_path: Path, embedder: Embedder) -> None:
+    """Seen: chromadb 1.5.9's delete_collection keeps the collection's vector index folder, so
+    each reindex grew the store by the size of its index."""
+    from newsbot.index.orphans import orphan_segment_folders
+
+    store = tmp_path / "store"
+    settings = load_settings(store={"path": store})
+    # What is not Chroma's stays, even with a segment-like name.
+    foreign = store / "0b4f9a4e-8d8e-4c36-9d6a-3f1c2b7e5a10"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    with Library.open(settings, embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        library.reindex()
+        library.reindex()
+        answer = library.ask(QUESTION).passages[0].quote.text
+    # chromadb leaves the two dropped generations' folders (if this fails, it now removes
+    # them itself, and newsbot.index.orphans can go).
+    left = orphan_segment_folders(store)
+    assert len(left) >= 2
+    before = _folder_bytes(store)
+
+    with Library.open(settings, embedder=embedder) as library:
+        assert orphan_segment_folders(store) == []
+        assert library.ask(QUESTION).passages[0].quote.text == answer
+        assert library.stats().articles == 1
+        library.add_text("Harbour reopens\n" + "The city harbour reopened on Monday. " * 5)
+    assert not any(path.exists() for path in left)
+    assert _folder_bytes(store) < before
+    assert (foreign / "notes.txt").read_text() == "mine"
+    with Library.open(settings, embedder=embedder) as library:  # and it opens clean again
+        assert library.stats().articles == 2
+        assert library.ask(QUESTION).passages[0].quote.text == answer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,19 @@ library.close()
 """
 
 
+def hold(store: Path) -> subprocess.Popen[str]:
+    """Another process that has opened the store (it closes it when its stdin closes)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(store)],
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    return holder
+
+
 def test_a_second_process_is_refused_until_the_first_is_gone(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -40,15 +54,8 @@ def test_a_second_process_is_refused_until_the_first_is_gone(
     with Library.open(settings, embedder=embedder) as library:
         library.add_text(SAMPLE.read_text(encoding="utf-8"))
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(store)],
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold(store)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         with pytest.raises(
             StoreError, match=rf"in use by another newsbot process \(pid {holder.pid}\)"
         ):
@@ -68,6 +75,31 @@ def test_a_second_process_is_refused_until_the_first_is_gone(
 
     with Library.open(settings, embedder=embedder) as library:
         assert library.stats().articles == 1
+
+
+def test_an_opening_that_may_wait_gets_the_store_once_its_holder_lets_go(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The bot waits (``lock_wait``): a health check counting the store as it starts must not
+    stop it."""
+    store = tmp_path / "store"
+    settings = load_settings(store={"path": store})
+    holder = hold(store)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="in use by another newsbot process"):
+            Library.open(settings, embedder=embedder, lock_wait=0.5)
+        assert time.monotonic() - started >= 0.5  # it did wait, then gave up
+        assert holder.stdin is not None
+        asked = time.monotonic()
+        threading.Timer(1.0, holder.stdin.close).start()  # the holder closes in a second
+        with Library.open(settings, embedder=embedder, lock_wait=60) as library:
+            assert time.monotonic() - asked >= 1.0  # opened only once the holder let go
+            assert library.stats().articles == 0
+        assert holder.wait(30) == 0  # and the holder closed cleanly meanwhile
+    finally:
+        holder.kill()
+        holder.wait(30)
 
 
 def test_openings_in_one_process_share_the_store(tmp_path: Path, embedder: Embedder) -> None:

@@ -195,9 +195,14 @@ def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Service
     return services  # type: ignore[no-any-return]
 
 
+# A health check may hold the store for the second it takes to count it just as the bot
+# starts (before the bot's first report says "starting"); the bot waits for it to let go.
+STORE_LOCK_WAIT = 15.0
+
+
 def _open_library(settings: Settings) -> Library:
     # The model loads now, beside the store's opening, not on the first question.
-    return Library.open(settings, load_model=True)
+    return Library.open(settings, load_model=True, lock_wait=STORE_LOCK_WAIT)
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -36,6 +36,7 @@ from chromadb.api.types import Where
 
 from newsbot.config import INT8_SUFFIX, StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError, StoreInUseError
+from newsbot.index.orphans import remove_orphan_segments
 from newsbot.models import ArticleRecord, Chunk
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ _held: dict[Path, tuple[int, int]] = {}
 _held_guard = threading.Lock()
 
 
-def _lock_embedded(path: Path) -> Path:
+def _lock_embedded(path: Path, wait: float = 0.0) -> Path:
     """Hold the embedded store at ``path`` for this process; returns the key to release.
 
     One process per embedded store: Chroma's PersistentClient is not safe across processes
@@ -172,17 +173,26 @@ def _lock_embedded(path: Path) -> Path:
     the write journal unreadable for good), and a second opening would roll back the first
     one's in-flight writes as crashed ones. A ``flock`` is released by the kernel when its
     process dies, so a killed bot never leaves the store locked. Openings within one process
-    (reindex, tests) share the lock.
+    (reindex, tests) share the lock. ``wait`` seconds are given to a holder to let go first
+    (a health check that counts the store for a second, as the bot starts).
     """
     import fcntl
 
     key = path.resolve()
+    deadline = time.monotonic() + wait
     with _held_guard:
         fd, openings = _held.get(key, (-1, 0))
         if openings == 0:
             fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise
+                        time.sleep(0.1)
             except OSError as error:
                 if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     os.close(fd)
@@ -234,7 +244,7 @@ def _recorded_holder(fd: int) -> int | None:
     return int(written) if written.isdigit() else None
 
 
-def _last_opening(key: Path) -> bool:
+def _sole_opening(key: Path) -> bool:
     with _held_guard:
         return _held.get(key, (-1, 0))[1] <= 1
 
@@ -258,6 +268,7 @@ class ChromaStore:
         model: str,
         generation: str | None = None,
         check_model: bool = True,
+        lock_wait: float = 0.0,
     ) -> None:
         """Connect to Chroma and open the collections of the active (or given) generation.
 
@@ -267,6 +278,8 @@ class ChromaStore:
             generation: open this generation instead of the active one (reindex builds one).
             check_model: raise ModelMismatchError when the index was built with another model.
                 Off only to read the stored articles for a reindex.
+            lock_wait: seconds to wait for another process to let go of an embedded store
+                before StoreInUseError.
         """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -294,7 +307,9 @@ class ChromaStore:
             else:
                 self.description = f"embedded Chroma at {settings.path}"
                 settings.path.mkdir(parents=True, exist_ok=True)
-                self._lock = _lock_embedded(settings.path)
+                self._lock = _lock_embedded(settings.path, lock_wait)
+                if _sole_opening(self._lock):  # no client of ours is open on it
+                    remove_orphan_segments(settings.path)
                 self._client = chromadb.PersistentClient(
                     path=str(settings.path), settings=chroma_settings
                 )
@@ -379,7 +394,7 @@ class ChromaStore:
         # PersistentClient holds no handles we can release explicitly; drop references. Only
         # at the last opening of the folder in this process: Chroma shares one system per
         # folder, and clearing it under another opening lost that one's unflushed writes.
-        if self._lock is None or _last_opening(self._lock):
+        if self._lock is None or _sole_opening(self._lock):
             with contextlib.suppress(Exception):
                 self._client.clear_system_cache()
         self._release()
