@@ -87,10 +87,6 @@ def _configure_logging(level: int) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR if level > logging.DEBUG else level)
 
 
-def _is_jsonl_name(path: Path) -> bool:
-    return path.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"))
-
-
 def _estimate_total(sources: list[str]) -> int:
     total = 0
     for source in sources:
@@ -119,7 +115,9 @@ def import_articles(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Restore articles from `newsbot export`: ids, metadata and provenance are kept."""
-    if not _is_jsonl_name(file):
+    from newsbot.ingest.sources import is_jsonl_name
+
+    if not is_jsonl_name(file.name):
         raise _fail(f"{file}: import reads JSON Lines (.jsonl or .jsonl.gz)", 2)
     # An export is a JSON Lines dump that ingest already reads: one format, one path.
     _ingest([str(file)], as_json=as_json, added_by=None)
@@ -132,7 +130,9 @@ def export(
     ],
 ) -> None:
     """Write every article with its text and metadata as JSON Lines (for `newsbot import`)."""
-    if str(file) != "-" and not _is_jsonl_name(file):
+    from newsbot.ingest.sources import is_jsonl_name
+
+    if str(file) != "-" and not is_jsonl_name(file.name):
         # What import would refuse to read back.
         raise _fail(f"{file}: export writes JSON Lines; name it .jsonl or .jsonl.gz", 2)
     try:

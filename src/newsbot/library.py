@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 import unicodedata
@@ -450,6 +451,27 @@ class Library:
         except IngestError as error:
             return IngestResult(origin, IngestStatus.FAILED, error=str(error))
         return self.add_article(article, origin=origin, added_by=added_by)
+
+    def import_dump(
+        self, data: bytes, *, name: str, added_by: str | None = None
+    ) -> list[IngestResult]:
+        """Index an uploaded JSON Lines dump (``.jsonl``, ``.jsonl.gz``: what ``newsbot
+        export`` writes) as ``newsbot import`` does; one result per line, from ``name:LINE``."""
+        with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
+            path = str(
+                Path(folder)
+                / ("upload.jsonl.gz" if name.lower().endswith(".gz") else "upload.jsonl")
+            )
+            Path(path).write_bytes(data)
+            results = list(self.ingest([path], added_by=added_by))
+        return [
+            dataclasses.replace(
+                result,
+                source=result.source.replace(path, name),
+                error=result.error.replace(path, name) if result.error else None,
+            )
+            for result in results
+        ]
 
     def _add_batch(self, batch: list[Item], added_by: str | None) -> list[IngestResult]:
         return self._finish_batch(self._start_batch(batch, added_by))

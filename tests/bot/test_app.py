@@ -221,6 +221,18 @@ def test_rate_limiter_window() -> None:
     assert QuestionRateLimiter(0).check(1) == 0  # disabled
 
 
+def test_a_refused_user_is_told_once_per_streak() -> None:
+    now = [0.0]
+    limiter = QuestionRateLimiter(1, clock=lambda: now[0])
+    assert limiter.check(1) == 0
+    told = [limiter.first_notice(1, limiter.check(1)) for _ in range(5)]
+    assert told == [True, False, False, False, False]
+    assert limiter.first_notice(2, limiter.check(2) or 60.0)  # per user
+    now[0] = 61.0  # the limit is over: a new streak is told again
+    assert limiter.check(1) == 0
+    assert limiter.first_notice(1, limiter.check(1))
+
+
 # --------------------------------------------------------------------------- webhook
 
 

@@ -390,7 +390,7 @@ async def test_token_never_reaches_logs_or_replies(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # Not transient (5xx are retried): the handler fails and the error handler reports it.
-    server.fail_next("sendMessage", status=403, description="Forbidden: bot was blocked")
+    server.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
     server.user_message(QUESTION, user_id=USER)
     await message_with(server, USER, "went wrong")
     await bot.stop()
@@ -591,3 +591,145 @@ async def test_users_are_answered_while_an_ingest_runs_and_shutdown_lets_it_fini
     (status,) = server.sent_messages(ADMIN)
     assert "Done" in status["text"] and "added" in status["text"]
     assert "Harbour reopens after dredging" in {r.title for r in library.list_articles()}
+
+
+# --------------------------------------------------------------------------- found by a bug hunt
+
+
+def stored_texts(library: Library) -> list[str]:
+    return [text for page in library.store.iter_articles() for _, text, _ in page]
+
+
+async def test_pasted_text_without_a_title_line_keeps_its_first_paragraph(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    """Seen: the bot made any first line the title, and so cut a 251-character first
+    paragraph out of the text; the library's rule takes only a short line (as files do)."""
+    _, library = fresh_bot
+    first = (
+        "The ferry Albatross ran aground near Oyster Point on Tuesday morning, the coast guard "
+        "said, and all forty-two passengers were taken off by lifeboat within the hour while "
+        "tugs waited for the tide to turn before they tried to pull the ship free again."
+    )
+    assert len(first) > 200
+    rest = "Investigators will board the ship on Wednesday. The harbour stays open to traffic."
+    server.user_message(f"/add {first}\n{rest}", user_id=ADMIN)
+    done = await message_with(server, ADMIN, "Done")
+    assert "added" in done["text"]
+    (text,) = stored_texts(library)
+    assert first in text and rest in text
+    (record,) = library.list_articles()
+    assert record.title.startswith("The ferry Albatross ran aground")
+
+
+async def test_add_as_a_reply_to_a_shared_link_fetches_the_page(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    _, library = fresh_bot
+    url = article_server.url("/bridge.html")
+    fetched = article_server.seen.count("/bridge.html")
+    # Someone shares a link with a comment in the group; an admin replies /add to it.
+    shared = server.user_message(
+        f"Interesting piece about the new bridge {url}",
+        user_id=USER,
+        chat_id=GROUP,
+        chat_type="supergroup",
+    )
+    server.user_message(
+        "/add",
+        user_id=ADMIN,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        reply_to_message_id=shared["message"]["message_id"],
+    )
+    done = await message_with(server, GROUP, "Done")
+    assert "added" in done["text"]
+    assert article_server.seen.count("/bridge.html") == fetched + 1
+    (record,) = library.list_articles()
+    assert record.url == url and "bridge" in record.title.lower()
+
+    # A long text that merely has a link in it is the article itself.
+    fetched = article_server.seen.count("/storm.html")
+    words = " ".join(f"word{i}" for i in range(60))
+    article = server.user_message(
+        f"Harbour notes\nThe harbour reopened, see {article_server.url('/storm.html')} {words}.",
+        user_id=ADMIN,
+    )
+    server.user_message("/add", user_id=ADMIN, reply_to_message_id=article["message"]["message_id"])
+    await message_with(server, ADMIN, "Done")
+    assert article_server.seen.count("/storm.html") == fetched
+    assert "Harbour notes" in {r.title for r in library.list_articles()}
+    assert server.rejected == []
+
+
+async def test_an_uploaded_json_lines_dump_is_imported_line_by_line(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    import gzip
+    import json
+
+    _, library = fresh_bot
+    records = [
+        {"title": f"Harbour story {n}", "text": f"The harbour {n} reopened after dredging. " * 8}
+        for n in range(2)
+    ]
+    dump = "\n".join([json.dumps(r) for r in records] + ['{"title": "no text"}']) + "\n"
+    server.user_message("", user_id=ADMIN, document=server.add_file(dump.encode(), "dump.jsonl"))
+    done = await message_with(server, ADMIN, "Done")
+    assert "dump.jsonl, 3 lines" in done["text"], done["text"]
+    assert "added 2" in done["text"] and "failed 1" in done["text"]
+    assert "dump.jsonl:3" in done["text"]  # which line, by the file's own name
+    titles = sorted(r.title for r in library.list_articles())
+    assert titles == ["Harbour story 0", "Harbour story 1"]
+
+    # Gzipped, as `newsbot export` writes it: the same articles again are duplicates.
+    packed = gzip.compress(dump.encode())
+    server.user_message("", user_id=ADMIN, document=server.add_file(packed, "dump.jsonl.gz"))
+    again = await message_where(
+        server, ADMIN, lambda m: "dump.jsonl.gz" in m["text"] and "Done" in m["text"], "gz done"
+    )
+    assert "duplicate 2" in again["text"]
+    assert library.stats().articles == 2
+    assert server.rejected == []
+
+
+async def test_a_flooding_user_is_told_once_and_others_are_not_held_up(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    """Seen: every message over the limit got its own notice, which spent the bot's send
+    budget (20 a minute in a group) and held another user's answer back for a minute."""
+    bot.application.bot_data.services.limiter = QuestionRateLimiter(2)
+    for text in [QUESTION] * 6 + ["/start", "/frobnicate", "?", "x" * 5000]:
+        server.user_message(text, user_id=OTHER_USER)
+    server.user_message(QUESTION, user_id=USER)
+    await message_with(server, USER, "excerpt")
+    await asyncio.sleep(1)  # whatever else was coming has come
+    texts = [m["text"] for m in server.sent_messages(OTHER_USER)]
+    assert len(texts) == 3, texts  # two answers and one notice
+    assert sum("faster than I can read" in t for t in texts) == 1
+
+
+async def test_own_inline_results_and_bare_mentions_are_not_questions(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    # A user shares an excerpt with "@bot question" in the bot's own chat: not a question.
+    server.user_message(
+        "Massoud said the resistance would fight on.", user_id=USER, via_bot=server.bot_user
+    )
+    server.user_message(f"@{BOT_USERNAME}", user_id=USER)
+    asked = await message_with(server, USER, "in words")
+    assert len(server.sent_messages(USER)) == 1, server.sent_messages(USER)
+    assert BOT_USERNAME not in asked["text"]
+
+    # A text mention of the bot (its name, linked) is not part of the question either.
+    name = "Newsbot"
+    server.user_message(
+        f"{name} zqxv wbrt klmn?",
+        user_id=USER,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        entities=[{"type": "text_mention", "offset": 0, "length": 7, "user": server.bot_user}],
+    )
+    nothing = await message_with(server, GROUP, "zqxv")
+    assert name not in nothing["text"]
+    assert server.rejected == []

@@ -102,7 +102,7 @@ QUESTIONS = [
     Hostile("\n" * 50 + "Who leads the resistance?" + "\n" * 50, ANSWERED),
     Hostile("a", ANSWERED),
     Hostile("A" * 499, ANSWERED),
-    Hostile(f"@{BOT_USERNAME}", ANSWERED),
+    Hostile(f"@{BOT_USERNAME}", IN_WORDS),  # a mention of the bot is no question
     Hostile("/start@" + BOT_USERNAME, ("I know",)),
     Hostile("/help <b>extra</b> & args", ("I know",)),
     Hostile("/ask", ("Ask like this",)),

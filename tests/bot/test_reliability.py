@@ -5,6 +5,7 @@ outage, and a Chroma server that goes away. Every reply arrives exactly once, la
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from telegram.warnings import PTBDeprecationWarning
 from newsbot.config import load_settings
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
-from tests.bot.conftest import ADMIN, SAMPLE, USER, RunningBot, bot_settings
-from tests.bot.test_bot import QUESTION, assert_answer_about_massoud, message_with
+from tests.bot.conftest import ADMIN, OTHER_USER, SAMPLE, USER, RunningBot, bot_settings
+from tests.bot.test_bot import QUESTION, assert_answer_about_massoud, message_where, message_with
 from tests.chroma_server import chroma_server, free_port
-from tests.servers.botapi import BotApiServer
+from tests.servers.botapi import FILE_DOWNLOAD, BotApiServer
 
 pytestmark = [
     pytest.mark.slow,
@@ -157,3 +158,59 @@ async def test_chroma_server_down_users_told_unavailable_admins_told_why_bot_kee
     finally:
         library.close()
     assert server.rejected == []
+
+
+async def test_a_late_button_press_still_turns_the_page(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    """Telegram refuses to acknowledge a press ~15 s old (a busy bot): seen, that aborted the
+    page turn with "something went wrong" and left the buttons expired for good."""
+    server.user_message(QUESTION, user_id=USER)
+    first = await message_with(server, USER, "Page 1 of")
+    keyboard = first["reply_markup"]["inline_keyboard"]
+    more = next(b for row in keyboard for b in row if b["text"].startswith("More"))
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    server.fail_next("answerCallbackQuery", status=400, description=too_old)
+    server.callback_query(USER, first, more["callback_data"])
+    second = await message_with(server, USER, "Page 2 of")
+    buttons = second["reply_markup"]["inline_keyboard"]
+    passage = next(b for row in buttons for b in row if b["text"].startswith("📄"))
+    server.fail_next("answerCallbackQuery", status=400, description=too_old)
+    server.callback_query(USER, second, passage["callback_data"])
+    await message_with(server, USER, "Passage")
+    assert not any("went wrong" in m["text"] for m in server.sent_messages(USER))
+
+
+async def test_an_upload_whose_download_fails_once_is_fetched_again(
+    server: BotApiServer, fresh_bot: Any
+) -> None:
+    _, library = fresh_bot
+    server.fail_next(FILE_DOWNLOAD, status=502)
+    server.user_message("", user_id=ADMIN, document=server.add_file(SAMPLE.read_bytes(), "a.txt"))
+    done = await message_with(server, ADMIN, "Done")
+    assert "added" in done["text"] and library.stats().articles == 1
+
+    # A download that keeps failing: the status message says so, nothing is added.
+    server.fail_next(FILE_DOWNLOAD, hang_up=True, times=3)
+    story = b"Harbour reopens\n\nThe city harbour reopened on Monday after dredging work."
+    server.user_message("", user_id=ADMIN, document=server.add_file(story, "b.txt"))
+    failed = await message_where(
+        server, ADMIN, lambda m: "b.txt" in m["text"] and "Done" in m["text"], "b.txt failed"
+    )
+    assert "download from Telegram failed" in failed["text"]
+    assert library.stats().articles == 1
+    assert [s for m, s in server.faults_served if m == FILE_DOWNLOAD] == [502, 0, 0, 0]
+    assert not any("went wrong" in m["text"] for m in server.sent_messages(ADMIN))
+
+
+async def test_a_user_who_blocked_the_bot_is_a_warning_not_a_traceback(
+    server: BotApiServer, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked_text = "Forbidden: bot was blocked by the user"
+    server.fail_next("sendMessage", status=403, description=blocked_text)
+    server.user_message(QUESTION, user_id=USER)
+    await server.async_wait_for(lambda: server.faults_served, what="the 403")
+    server.user_message(QUESTION, user_id=OTHER_USER)  # and the bot goes on
+    await message_with(server, OTHER_USER, "excerpt")
+    blocked = [r for r in caplog.records if "blocked by the user" in r.getMessage()]
+    assert blocked and all(r.levelno == logging.WARNING and not r.exc_info for r in blocked)

@@ -169,6 +169,26 @@ def test_ingest_reports_are_valid(results: list[IngestResult], done: bool) -> No
     assert_valid(render.ingest_report(results, total=max(len(results), 1), done=done))
 
 
+@common
+@given(st.lists(st.sampled_from(list(IngestStatus)), max_size=40), any_text, any_text)
+def test_import_reports_are_valid(statuses: list[IngestStatus], name: str, error: str) -> None:
+    results = [IngestResult(f"{name}:{n}", s, error=error) for n, s in enumerate(statuses, 1)]
+    assert_valid(render.import_report(name, results))
+
+
+def test_a_large_import_report_fits_and_counts_every_line() -> None:
+    results = [
+        IngestResult(f"dump.jsonl:{n}", IngestStatus.ADDED, "a1", "T", 3) for n in range(5000)
+    ]
+    results += [
+        IngestResult(f"dump.jsonl:{n}", IngestStatus.FAILED, error="no text " * 20)
+        for n in range(5000, 7000)
+    ]
+    text = assert_valid(render.import_report("dump.jsonl", results))
+    assert "7000 lines" in text and "added 5000" in text and "failed 2000" in text
+    assert "dump.jsonl:5000" in text and text.endswith("…")  # the first failures, then a cut
+
+
 def test_stats_and_removed_are_valid() -> None:
     assert_valid(render.stats_text(LibraryStats(3, 8, "all-MiniLM-L6-v2", "chroma <embedded>")))
 

@@ -176,6 +176,20 @@ async def test_nothing_a_user_sends_makes_them_an_admin(
 # --------------------------------------------------------------------------- secrets
 
 
+async def test_a_urls_password_is_not_shown_when_its_add_fails(
+    server: BotApiServer, fresh_bot: Any, article_server: ArticleServer
+) -> None:
+    """Seen: "❌ failed: http://alice:hunter2@…" in the /add reply, which a group reads."""
+    good = article_server.url("/panjshir.txt").replace("http://", "http://alice:hunter2@")
+    gone = article_server.url("/missing.txt").replace("http://", "http://alice:hunter2@")
+    server.user_message(f"/add {good} {gone}", user_id=ADMIN, chat_id=GROUP, chat_type="supergroup")
+    done = await message_with(server, GROUP, "Done")
+    assert "added" in done["text"] and "failed" in done["text"]
+    assert "/missing.txt" in done["text"]
+    for message in server.sent_messages(GROUP):
+        assert "hunter2" not in message["text"] and "alice" not in message["text"]
+
+
 @pytest.fixture
 def everything_logged() -> Iterator[io.StringIO]:
     """All log output at DEBUG, with tracebacks, as a configured ``newsbot run`` prints it.
@@ -215,7 +229,7 @@ async def test_token_absent_from_all_logs_of_a_failing_run(
     server.fail_next("sendMessage", hang_up=True)
     server.user_message(QUESTION, user_id=USER)
     await message_with(server, USER, "excerpt")
-    server.fail_next("sendMessage", status=403, description="Forbidden: bot was blocked")
+    server.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
     server.user_message(QUESTION, user_id=USER)
     await message_with(server, USER, "went wrong")
     server.user_message("/stats", user_id=ADMIN)

@@ -183,6 +183,15 @@ def test_xml_and_json_data_are_refused_not_stored_as_text(
         article_from_bytes(data, name=name, content_type=content_type)
 
 
+@pytest.mark.parametrize("name", ["dump.jsonl", "DUMP.NDJSON", None])
+def test_a_json_lines_dump_is_not_one_article(name: str | None) -> None:
+    """Seen: an uploaded .jsonl became one article of raw JSON; its records are articles."""
+    data = b'{"title": "A", "text": "Mill Lane is closed for repairs."}\n' * 3
+    url = "https://example.com/export.jsonl" if name is None else None
+    with pytest.raises(IngestError, match="JSON Lines dump of articles"):
+        article_from_bytes(data, name=name, url=url)
+
+
 def test_xhtml_with_an_xml_declaration_is_still_a_page() -> None:
     page = (
         b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'

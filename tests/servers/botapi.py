@@ -201,6 +201,7 @@ class _Fault:
 
 # The status handle_api_request returns when the connection is to be closed unanswered.
 HANG_UP = -1
+FILE_DOWNLOAD = "file download"  # the "method" of fail_next for the file server
 
 
 @dataclass
@@ -894,6 +895,7 @@ class BotApiServer:
         username: str | None = None,
         document: str | JSONDict | None = None,
         first_name: str | None = None,
+        via_bot: JSONDict | None = None,
     ) -> JSONDict:
         """Queue a message from a user; returns the queued update.
 
@@ -909,6 +911,7 @@ class BotApiServer:
             username: the sender's username.
             document: a ``file_id`` from :meth:`add_file` (or a Document dict).
             first_name: the sender's first name.
+            via_bot: the bot whose inline result the user sent (e.g. :attr:`bot_user`).
         """
         with self._cond:
             sender = self.add_user(user_id, first_name=first_name, username=username)
@@ -936,6 +939,8 @@ class BotApiServer:
                     message["entities"] = entities
             if reply_to_message_id is not None:
                 message["reply_to_message"] = self._reply_target(chat_id, reply_to_message_id)
+            if via_bot is not None:
+                message["via_bot"] = copy.deepcopy(via_bot)
             update: JSONDict = {"message": copy.deepcopy(message)}
             update["update_id"] = self.push_update(update)
             return update
@@ -1153,6 +1158,7 @@ class BotApiServer:
         (e.g. 500 "Internal Server Error", 502 "Bad Gateway"). ``stall`` waits that many
         seconds before answering (longer than the client's read timeout, it is a timeout);
         ``hang_up`` closes the connection without any answer (the status is then 0).
+        ``method`` :data:`FILE_DOWNLOAD` makes the file server's next downloads fail.
         """
         fault = self._fault(status, retry_after, description, times, stall, hang_up)
         with self._cond:
@@ -1264,6 +1270,10 @@ class BotApiServer:
             )
         with self._cond:
             stored = self._files_by_path.get(file_path)
+            fault = self._take_fault(FILE_DOWNLOAD)
+        if fault is not None:  # fail_next(FILE_DOWNLOAD, ...): the file server's own faults
+            status, payload = self._serve_fault(fault)
+            return status, "application/json", json.dumps(payload).encode()
         if stored is None:
             return (
                 404,
@@ -1838,6 +1848,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, payload)
         elif match := _FILE_PATH.match(path):
             status, media_type, data = api.handle_file_download(match["token"], match["path"])
+            if status == HANG_UP:
+                self.close_connection = True
+                return
             self._send(status, media_type, data)
         elif match := _CONTROL_PATH.match(path):
             try:

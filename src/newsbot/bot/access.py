@@ -29,6 +29,7 @@ class QuestionRateLimiter:
         self.per_minute = per_minute
         self._clock = clock
         self._asked: dict[int, deque[float]] = {}
+        self._told: dict[int, float] = {}  # user -> when the limit they were told of ends
 
     def check(self, user_id: int) -> float:
         """Record a question; returns 0 when allowed, else the seconds until the next one is."""
@@ -43,4 +44,15 @@ class QuestionRateLimiter:
         asked.append(now)
         if len(self._asked) > 10_000:  # forget idle users now and then
             self._asked = {u: q for u, q in self._asked.items() if q and now - q[-1] < self.WINDOW}
+            self._told = {u: t for u, t in self._told.items() if t > now}
         return 0.0
+
+    def first_notice(self, user_id: int, wait: float) -> bool:
+        """Whether to tell a user who was just refused (``check`` returned ``wait``): once per
+        refusal streak. Telling a flooder every time would spend the bot's own send budget
+        (20 messages a minute in a group) and delay everyone else's answers."""
+        now = self._clock()
+        if self._told.get(user_id, 0.0) > now:
+            return False
+        self._told[user_id] = now + wait
+        return True

@@ -13,10 +13,12 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
+    CallbackQuery,
     Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -29,7 +31,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -44,7 +46,8 @@ from newsbot.bot import render
 from newsbot.bot.context import NewsContext
 from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
 from newsbot.feeds import telegram as feeds_telegram
-from newsbot.ingest.sources import is_url
+from newsbot.ingest.extract import split_title_line
+from newsbot.ingest.sources import is_jsonl_name, is_url
 from newsbot.library import Library
 from newsbot.models import Answer, IngestResult, IngestStatus
 
@@ -68,6 +71,10 @@ LIST_PAGE_SIZE = 10
 TYPING_REFRESH = 4.5  # Telegram shows "typing" for 5 s
 _ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
 MIN_PASTED_WORDS = 5  # fewer is a slip ("/add hello there"), not an article
+# A message with a link and at most this many other words is a shared link (with a comment),
+# whose page is the article; longer text is an article that happens to contain links.
+LINK_POST_WORDS = 40
+DOWNLOAD_TRIES = 3  # file downloads bypass the Bot API calls' retries, so they have their own
 # Clients send an inline query on (nearly) every keystroke; a query is answered only if no
 # newer one from the same user came within this time, so typing a question costs one search.
 INLINE_SETTLE = 0.4
@@ -93,7 +100,7 @@ URL_AND_WORDS = (
     "the title on the first line and the article below it."
 )
 TOO_SHORT = (
-    "That is too short to be an article ({words} words). Nothing was added. Paste the "
+    "That is too short to be an article ({words}). Nothing was added. Paste the "
     "article's text with its title on the first line."
 )
 NOT_TEXT = "I read text only: send me your question as a text message."
@@ -101,8 +108,9 @@ ADD_USAGE = (
     "<b>/add</b> takes:\n"
     "• one or more URLs: <code>/add https://example.com/story</code>\n"
     "• pasted text after the command (the first line is the title)\n"
-    "• a reply to a message whose text is the article, or to a document\n"
-    "You can also send me a document (HTML, PDF, TXT, Markdown, up to 20 MB)."
+    "• a reply to a message whose text is the article, to a shared link, or to a document\n"
+    "You can also send me a document (HTML, PDF, TXT, Markdown, up to 20 MB), or a JSON Lines "
+    "dump from <code>newsbot export</code> (.jsonl, .jsonl.gz)."
 )
 
 
@@ -147,6 +155,45 @@ def _for_another_bot(message: Message, username: str | None) -> bool:
         and suffix is not None
         and suffix[1:].lower() != (username or "").lower()
     )
+
+
+def _from_own_inline_result(message: Message, bot_id: int) -> bool:
+    """A message a user sent through this bot's inline mode: a shared excerpt, not a question."""
+    return message.via_bot is not None and message.via_bot.id == bot_id
+
+
+def _without_mentions(message: Message, username: str, bot_id: int) -> tuple[str, bool]:
+    """The message's text without its mentions of this bot, and whether there was one."""
+    text = message.text or ""
+    mentioned = False
+    mention = f"@{username}".lower()
+    for entity, value in message.parse_entities(
+        [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    ).items():
+        if (entity.type == MessageEntity.MENTION and value.lower() == mention) or (
+            entity.user is not None and entity.user.id == bot_id
+        ):
+            mentioned = True
+            text = text.replace(value, " ")
+    return text, mentioned
+
+
+def _shared_links(message: Message) -> list[str]:
+    """The web links of a message that shares them (links, perhaps with a short comment), in
+    order, once each; none for a longer text, which is an article that has links in it."""
+    entities: list[str | None] = [MessageEntity.URL, MessageEntity.TEXT_LINK]
+    found = {**message.parse_entities(entities), **message.parse_caption_entities(entities)}
+    text = message.text or message.caption or ""
+    links: list[str] = []
+    for entity, value in found.items():
+        if entity.type == MessageEntity.TEXT_LINK:
+            url = entity.url or ""
+        else:
+            url = value if is_url(value) else f"http://{value}"  # as clients open "site.com/x"
+            text = text.replace(value, " ")
+        if url and url not in links:
+            links.append(url)
+    return links if len(text.split()) <= LINK_POST_WORDS else []
 
 
 def _command_rest(text: str | None) -> str:
@@ -204,7 +251,7 @@ async def start(update: Update, context: NewsContext) -> None:
     """/start and /help: what the bot does and how many articles it knows."""
     message = update.effective_message
     user = update.effective_user
-    if message is None:
+    if message is None or await _over_limit(update, context):
         return
     stats = await context.services.call(context.library.stats)
     lines = [
@@ -233,47 +280,40 @@ async def ask_command(update: Update, context: NewsContext) -> None:
         return
     question = _command_rest(message.text)
     if not question.strip():
-        await _reply(message, "Ask like this: <code>/ask What happened in the valley?</code>")
+        if not await _over_limit(update, context):
+            await _reply(message, "Ask like this: <code>/ask What happened in the valley?</code>")
         return
     await answer_question(update, context, question)
 
 
 async def private_text(update: Update, context: NewsContext) -> None:
-    """In a private chat any text is a question."""
+    """In a private chat any text is a question (a mention of the bot is not part of it)."""
     message = update.effective_message
-    if message is not None:
-        await answer_question(update, context, message.text or "")
+    if message is None or _from_own_inline_result(message, context.bot.id):
+        return
+    question, _ = _without_mentions(message, context.bot.username, context.bot.id)
+    await answer_question(update, context, question)
 
 
 async def not_text(update: Update, context: NewsContext) -> None:
     """A photo, voice message, sticker… in a private chat: say what the bot reads."""
     message = update.effective_message
-    if message is not None:
+    if message is not None and not await _over_limit(update, context):
         await _reply(message, NOT_TEXT)
 
 
 def _addressed_question(message: Message, username: str, bot_id: int) -> str | None:
     """The question of a group message addressed to the bot, or None for other chatter."""
-    text = message.text or ""
     reply = message.reply_to_message
-    to_bot = bool(reply and reply.from_user and reply.from_user.id == bot_id)
-    mention = f"@{username}".lower()
-    for entity, value in message.parse_entities(
-        [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
-    ).items():
-        if (entity.type == MessageEntity.MENTION and value.lower() == mention) or (
-            entity.user is not None and entity.user.id == bot_id
-        ):
-            to_bot = True
-            if entity.type == MessageEntity.MENTION:
-                text = text.replace(value, " ")
+    text, mentioned = _without_mentions(message, username, bot_id)
+    to_bot = mentioned or bool(reply and reply.from_user and reply.from_user.id == bot_id)
     return text if to_bot else None
 
 
 async def group_text(update: Update, context: NewsContext) -> None:
     """In groups: answer an @mention or a reply to the bot; ignore other chatter."""
     message = update.effective_message
-    if message is None:
+    if message is None or _from_own_inline_result(message, context.bot.id):
         return
     question = _addressed_question(message, context.bot.username, context.bot.id)
     if question is not None:
@@ -288,6 +328,8 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
         return
     settings = context.services.settings.telegram
     question = question.strip()
+    if await _over_limit(update, context):
+        return
     if len(question) > settings.max_question_length:
         await _reply(
             message,
@@ -301,14 +343,6 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             "Ask me a question in words, for example: <i>Who leads the resistance?</i>",
         )
         return
-    if user.id not in context.services.admins:
-        wait = context.services.limiter.check(user.id)
-        if wait:
-            await _reply(
-                message,
-                f"⏳ You are asking faster than I can read. Please wait {int(wait) + 1} s.",
-            )
-            return
     async with typing(context, message.chat_id):
         answer = await context.services.call(
             context.library.ask, question, top_k=settings.max_passages
@@ -325,6 +359,23 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
     )
 
 
+async def _over_limit(update: Update, context: NewsContext) -> bool:
+    """Count a message that gets a reply against its sender's limit (admins have none);
+    True when it is over, after telling the sender once per streak."""
+    message, user = update.effective_message, update.effective_user
+    if user is None or user.id in context.services.admins:
+        return False
+    limiter = context.services.limiter
+    wait = limiter.check(user.id)
+    if not wait:
+        return False
+    if message is not None and limiter.first_notice(user.id, wait):
+        await _reply(
+            message, f"⏳ You are asking faster than I can read. Please wait {int(wait) + 1} s."
+        )
+    return True
+
+
 def _library_hint(library: Library) -> tuple[int, list[str]]:
     """How many articles the library holds and the newest titles: what "nothing found" shows."""
     return library.count_articles(), [r.title for r in library.recent_articles(3)]
@@ -338,7 +389,7 @@ async def show_page(update: Update, context: NewsContext) -> None:
     page_size = context.services.settings.telegram.page_size
     # The keyboard being replaced goes stale now: a second tap on it says so.
     context.drop_callback_data(query)
-    await query.answer()
+    await _answer_query(query)
     try:
         await query.edit_message_text(
             render.answer_page(query.data.answer, query.data.page, page_size),
@@ -355,7 +406,7 @@ async def show_passage(update: Update, context: NewsContext) -> None:
     if query is None or not isinstance(query.data, ShowPassage):
         return
     item = next((p for p in query.data.answer.passages if p.rank == query.data.rank), None)
-    await query.answer()
+    await _answer_query(query)
     message = query.message
     if item is None or not isinstance(message, Message):
         return
@@ -367,7 +418,18 @@ async def stale_button(update: Update, context: NewsContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer("This button has expired. Please ask your question again.", show_alert=True)
+    await _answer_query(
+        query, "This button has expired. Please ask your question again.", show_alert=True
+    )
+
+
+async def _answer_query(query: CallbackQuery, text: str | None = None, **kwargs: Any) -> None:
+    """Acknowledge a button press. Telegram refuses that once the press is ~15 s old (the
+    bot was busy); what the press asked for is still done."""
+    try:
+        await query.answer(text, **kwargs)
+    except BadRequest as error:
+        log.info("button press not acknowledged: %s", error.message)
 
 
 async def inline_query(update: Update, context: NewsContext) -> None:
@@ -427,7 +489,8 @@ async def unknown_command(update: Update, context: NewsContext) -> None:
         f"@{context.bot.username}".lower()
     ):
         return  # meant for another bot, or for people
-    await _reply(message, "I don't know that command. /help lists what I can do.")
+    if not await _over_limit(update, context):
+        await _reply(message, "I don't know that command. /help lists what I can do.")
 
 
 # --------------------------------------------------------------------------- admins
@@ -484,20 +547,16 @@ async def _ingest(
 
 
 async def _add_text(update: Update, context: NewsContext, message: Message, text: str) -> None:
-    # The first line is the title, even when a single newline follows it.
-    first, _, body = text.strip().partition("\n")
-    title = first.strip() if body.strip() else None
-    words = len((body if title else text).split())
+    # The library's rule for pasted text: a short first line is the title.
+    split = split_title_line(text)
+    words = len((split[1] if split else text).split())
     if words < MIN_PASTED_WORDS:
-        await _reply(message, TOO_SHORT.format(words=words))
+        await _reply(message, TOO_SHORT.format(words=f"{words} word{'s' if words != 1 else ''}"))
         return
     status = _Status(await _reply(message, "⏳ Adding the pasted text…"))
     async with typing(context, message.chat_id):
         result = await context.services.call(
-            context.library.add_text,
-            body if title else text,
-            title=title,
-            added_by=_added_by(update),
+            context.library.add_text, text, added_by=_added_by(update)
         )
     await status.show(render.ingest_report([result], total=1, done=True))
 
@@ -514,9 +573,22 @@ async def _add_document(
         return
     status = _Status(await _reply(message, f"⏳ Downloading {render.esc(name)}…"))
     async with typing(context, message.chat_id):
-        telegram_file = await context.bot.get_file(document.file_id)
-        data = bytes(await telegram_file.download_as_bytearray(read_timeout=120))
+        try:
+            data = await _download(context, document)
+        except TelegramError as error:
+            log.warning("downloading %s failed: %s", name, error)
+            failed = IngestResult(
+                name, IngestStatus.FAILED, error="the download from Telegram failed; send it again"
+            )
+            await status.show(render.ingest_report([failed], total=1, done=True))
+            return
         await status.show(f"⏳ Reading {render.esc(name)}…")
+        if is_jsonl_name(name):
+            results = await context.services.call(
+                context.library.import_dump, data, name=name, added_by=_added_by(update)
+            )
+            await status.show(render.import_report(name, results))
+            return
         result = await context.services.call(
             context.library.add_file,
             data,
@@ -525,6 +597,20 @@ async def _add_document(
             added_by=_added_by(update),
         )
     await status.show(render.ingest_report([result], total=1, done=True))
+
+
+async def _download(context: NewsContext, document: Document) -> bytes:
+    """The document's bytes; a dropped connection or a 5xx is tried again."""
+    for attempt in range(DOWNLOAD_TRIES):
+        try:
+            telegram_file = await context.bot.get_file(document.file_id)
+            return bytes(await telegram_file.download_as_bytearray(read_timeout=120))
+        except NetworkError as error:  # TimedOut, 5xx, a hang-up; not BadRequest
+            if attempt == DOWNLOAD_TRIES - 1:
+                raise
+            log.info("downloading %s failed (%s); trying again", document.file_name, error)
+            await asyncio.sleep(2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def add(update: Update, context: NewsContext) -> None:
@@ -550,6 +636,8 @@ async def add(update: Update, context: NewsContext) -> None:
             await _add_text(update, context, message, rest)
     elif reply is not None and reply.document is not None:
         await _add_document(update, context, message, reply.document)
+    elif reply is not None and _shared_links(reply):
+        await _ingest(update, context, message, _shared_links(reply))
     elif reply is not None and (reply.text or reply.caption):
         await _add_text(update, context, message, reply.text or reply.caption or "")
     else:
@@ -623,6 +711,9 @@ async def on_error(update: object, context: NewsContext) -> None:
             text = STORE_DOWN_FOR_ADMINS.format(reason=reason)
         else:
             text = UNAVAILABLE
+    elif isinstance(error, Forbidden):  # blocked by the user, removed from the group
+        log.warning("cannot write to that chat: %s", error.message)
+        return
     elif isinstance(error, NewsbotError):
         log.warning("handler failed: %s", error)
         text = f"⚠️ {render.esc(render.clip(str(error), 500))}"

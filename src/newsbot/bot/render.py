@@ -294,6 +294,27 @@ def ingest_report(results: Sequence[IngestResult], *, total: int, done: bool) ->
     return text
 
 
+def import_report(name: str, results: Sequence[IngestResult]) -> str:
+    """The outcome of an uploaded JSON Lines dump: a count per outcome, then the failed lines
+    (as many as fit; a dump may hold thousands of articles)."""
+    counts = {status: 0 for status in _STATUS_LABEL}
+    for result in results:
+        counts[result.status] += 1
+    tally = ", ".join(f"{_STATUS_LABEL[s]} {n}" for s, n in counts.items() if n)
+    head = (
+        f"<b>Done</b>: {esc(clip(clean(name), 120))}, {len(results)} "
+        f"line{'s' if len(results) != 1 else ''}\n{tally or 'no articles in it'}"
+    )
+    failed = [ingest_line(r) for r in results if r.status is IngestStatus.FAILED]
+    lines: list[str] = []
+    for line in failed:
+        if not fits("\n\n".join([head, *lines, line, "…"])):
+            lines.append("…")
+            break
+        lines.append(line)
+    return "\n\n".join([head, "\n".join(lines)]) if lines else head
+
+
 def article_list(records: Sequence[ArticleRecord], page: int, per_page: int) -> str:
     """One page of ``/list``: ids, titles, outlets and dates, newest first."""
     total = len(records)

@@ -264,16 +264,13 @@ def article_from_text(
         raise IngestError("no text: the article is empty")
     title = _clean_title(title)
     if title is None:
-        # Split the first line off before cleaning: unwrapping hard-wrapped text would
-        # otherwise join a title line onto the paragraph below it.
-        raw_first, _, raw_rest = text.lstrip().partition("\n")
-        first, rest = clean_text(raw_first), clean_text(raw_rest)
-        if first and len(first) <= _MAX_TITLE_LINE and rest:
-            title, body = first, rest
+        split = split_title_line(text)
+        if split is not None:
+            title, body = split
             author = author or _byline(body)
             published = published or _dateline(body)
         else:
-            title = _shorten(first, _FALLBACK_TITLE)
+            title = _shorten(clean_text(text.lstrip().partition("\n")[0]), _FALLBACK_TITLE)
     return Article(
         text=body,
         title=title,
@@ -283,6 +280,16 @@ def article_from_text(
         author=_clean_title(author),
         id=article_id,
     )
+
+
+def split_title_line(text: str) -> tuple[str, str] | None:
+    """``(title, body)`` when the first line of ``text`` reads as its title: at most 200
+    characters, with text below it. The rule of pasted text, wherever it is pasted."""
+    # Split the first line off before cleaning: unwrapping hard-wrapped text would
+    # otherwise join a title line onto the paragraph below it.
+    raw_first, _, raw_rest = text.lstrip().partition("\n")
+    first, rest = clean_text(raw_first), clean_text(raw_rest)
+    return (first, rest) if first and len(first) <= _MAX_TITLE_LINE and rest else None
 
 
 def _byline(body: str) -> str | None:
@@ -374,6 +381,7 @@ _DATA_EXTENSIONS = (".json", ".xml", ".rss", ".atom")
 # An XML declaration not followed by an XHTML page (which the HTML check above takes).
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml\b")
 _TEXT_EXTENSIONS = (".txt", ".text")
+JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 
 
 def article_from_bytes(
@@ -417,6 +425,11 @@ def article_from_bytes(
         raise IngestError(f"not a valid PDF: {described} has no PDF header")
     if _HTML_START.match(_ascii_head(head)):
         return _from_html(data, url=url, described=described, charset=charset)
+    if extension in JSON_LINES_EXTENSIONS:
+        raise IngestError(
+            f"{described} is a JSON Lines dump of articles, not one article: send it to the "
+            "bot as a file, or import it with newsbot import"
+        )
     if media_type in _DATA_TYPES or extension in _DATA_EXTENSIONS or _XML_START.match(head):
         # Markup or records, not prose: read as text, its tags would be quoted as the article.
         raise IngestError(

@@ -44,6 +44,11 @@ def is_url(source: str) -> bool:
     return bool(_URL_SCHEME.match(source.strip()))
 
 
+def is_jsonl_name(name: str) -> bool:
+    """Whether a file name is that of a JSON Lines dump (``.jsonl``, ``.ndjson``, gzipped too)."""
+    return name.lower().endswith(_JSONL_SUFFIXES)
+
+
 def iter_articles(
     source: str, settings: IngestSettings
 ) -> Iterator[tuple[str, Article | IngestError]]:
@@ -56,23 +61,26 @@ def iter_articles(
         settings: fetch and size limits.
 
     Yields:
-        ``(origin, article_or_error)``: the origin is ``source`` as given, or ``"source:LINE"``
-        (1-based) for a line of a JSON Lines file. Errors are yielded, not raised.
+        ``(origin, article_or_error)``: the origin is ``source`` as given (a URL without its
+        ``user:password@``: origins are shown to people), or ``"source:LINE"`` (1-based) for a
+        line of a JSON Lines file. Errors are yielded, not raised.
     """
+    url = is_url(source)
+    shown = without_credentials(source) if url else source
     try:
-        if is_url(source):
-            yield source, _from_url(source, settings)
+        if url:
+            yield shown, _from_url(source, settings)
             return
         path = Path(source).expanduser()
-        if path.name.lower().endswith(_JSONL_SUFFIXES):
+        if is_jsonl_name(path.name):
             yield from _from_jsonl(source, path, settings)
             return
         yield source, _from_file(source, path, settings)
     except IngestError as error:
-        yield source, error
+        yield shown, error
     except Exception as error:  # the caller reports errors; it must never see a traceback
-        _log.exception("unexpected error reading %s", source)
-        yield source, IngestError(f"cannot read {source}: unexpected {type(error).__name__}")
+        _log.exception("unexpected error reading %s", shown)
+        yield shown, IngestError(f"cannot read {shown}: unexpected {type(error).__name__}")
 
 
 def _from_url(url: str, settings: IngestSettings) -> Article:
