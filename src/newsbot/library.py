@@ -154,15 +154,43 @@ class _Batch:
         return self.stored and any(s.record.article_id == article_id for _, _, s in self.to_write)
 
 
+# What an input may change of an article besides its text (the address and the id are how it
+# is found; provenance stays the first ingest's).
+_DESCRIPTION = ("title", "outlet", "published", "author")
+
+
+def _description(item: Article | ArticleRecord) -> tuple[str | None, ...]:
+    return tuple(getattr(item, name) for name in _DESCRIPTION)
+
+
+def _described(article: Article, previous: ArticleRecord | None) -> Article:
+    """``article`` with what it leaves unknown (no date, no author…) taken from the article
+    it replaces: a feed entry's page without a date must not erase the date the entry had."""
+    if previous is None:
+        return article
+    return dataclasses.replace(
+        article,
+        url=article.url or previous.url,
+        outlet=article.outlet or previous.outlet,
+        published=article.published or previous.published,
+        author=article.author or previous.author,
+    )
+
+
 def _repeated(
-    previous: ArticleRecord | None, same_text: ArticleRecord | None, digest: str
+    previous: ArticleRecord | None,
+    same_text: ArticleRecord | None,
+    digest: str,
+    description: tuple[str | None, ...],
 ) -> ArticleRecord | None:
-    """The article an input with text ``digest`` repeats, if any: the article it would
-    replace when that already holds the text; for a new article, the one holding the text.
+    """The article an input with text ``digest`` (and title, outlet, date and author
+    ``description``) repeats, if any: the article it would replace when that already holds
+    the text and the description; for a new article, the one holding the text.
 
     The one rule of the checks before an ingest and at its write."""
     if previous is not None:
-        return previous if previous.content_hash == digest else None
+        same = previous.content_hash == digest and _description(previous) == description
+        return previous if same else None
     return same_text
 
 
@@ -562,7 +590,12 @@ class Library:
         for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
             record = stored.record
             previous = current.get(record.article_id)
-            twin = _repeated(previous, same_text.get(record.content_hash), record.content_hash)
+            twin = _repeated(
+                previous,
+                same_text.get(record.content_hash),
+                record.content_hash,
+                _description(record),
+            )
             holder = same_url.get(stored.url_key) if previous is None and stored.url_key else None
             if twin is not None:
                 job.results[position] = IngestResult(
@@ -633,7 +666,7 @@ class Library:
         pending: list[tuple[int, str, Article, str | None, str]] = []
         for position, (origin, item) in enumerate(batch):
             if isinstance(item, Article):
-                url_key = normalise_url(item.url) if item.url else None
+                url_key = normalise_url(item.url) if item.url and item.addressed else None
                 pending.append((position, origin, item, url_key, content_hash(item.text)))
             else:
                 results[position] = IngestResult(origin, IngestStatus.FAILED, error=str(item))
@@ -665,6 +698,9 @@ class Library:
                 by_id.get(article.id) if article.id else None
             )
             article_id = previous.article_id if previous else _article_id(article, url_key, digest)
+            article = _described(article, previous)
+            if url_key is None and article.url and article.addressed:  # kept by an update by id
+                url_key = normalise_url(article.url)
             twin_id = (
                 seen_hashes.get(digest)
                 or (seen_urls.get(url_key) if url_key else None)
@@ -672,7 +708,7 @@ class Library:
                 # address): the first is written, as with two inputs at one address.
                 or (article_id if article_id in seen_ids else None)
             )
-            repeated = _repeated(previous, by_hash.get(digest), digest)
+            repeated = _repeated(previous, by_hash.get(digest), digest, _description(article))
             if twin_id or repeated:
                 if not twin_id and repeated is not None and id(repeated) in owners:
                     owner = owners[id(repeated)]
@@ -1002,8 +1038,9 @@ class Library:
         count = 0
         try:
             for page in self.store.iter_articles():
-                for record, text in ((r, t) for r, t, _ in page):
-                    handle.write(json.dumps(export_line(record, text), ensure_ascii=False) + "\n")
+                for record, text, url_key in page:
+                    line = export_line(record, text, addressed=url_key is not None)
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
                     count += 1
             handle.flush()
         except OSError as error:
@@ -1168,10 +1205,13 @@ def _newest(records: Iterable[ArticleRecord]) -> list[ArticleRecord]:
     return heapq.nlargest(RECENT_KEPT, unique.values(), key=lambda r: r.added_at)
 
 
-def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:
+def export_line(
+    record: ArticleRecord, text: str, *, addressed: bool = True
+) -> dict[str, str | bool | None]:
     """One line of ``newsbot export``: the JSON Lines article format ingest reads, plus
-    provenance (``added_at``, ``added_by``)."""
-    return {
+    provenance (``added_at``, ``added_by``) and, for an article not found by its address
+    (:attr:`Article.addressed`), ``"addressed": false``."""
+    line: dict[str, str | bool | None] = {
         "id": record.article_id,
         "title": record.title,
         "url": record.url,
@@ -1182,6 +1222,9 @@ def export_line(record: ArticleRecord, text: str) -> dict[str, str | None]:
         "added_by": record.added_by,
         "text": text,
     }
+    if record.url and not addressed:
+        line["addressed"] = False
+    return line
 
 
 def _lexical_path(settings: Settings) -> Path:

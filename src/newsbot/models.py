@@ -24,6 +24,10 @@ class Article:
     # Provenance in a library this article was exported from (``newsbot export``); kept on import.
     added_at: str | None = None
     added_by: str | None = None
+    # False when the text is not the page at ``url`` but only links to it (a feed entry's own
+    # summary): the article is then not found again by that address, so two entries that link
+    # to one page keep their own texts instead of the second replacing the first.
+    addressed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,33 @@ def test_duplicates_inside_one_batch(library: Library) -> None:
     statuses = [r.status for r in library.add_articles(items)]
     assert statuses == [IngestStatus.ADDED] * 5 + [IngestStatus.DUPLICATE] * 2
     assert library.stats().articles == 5
+
+
+def test_a_new_title_or_date_updates_the_article_and_what_an_input_lacks_stays(
+    library: Library, sample_text: str
+) -> None:
+    """Seen: a feed entry whose headline alone changed, or an imported line with a corrected
+    date, was matched by its text and dropped as a duplicate; the old title stayed."""
+    first = library.add_article(sample_article(sample_text), origin="a")
+    retitled = sample_article(sample_text, title="Massoud: the resistance fights on")
+    updated = library.add_article(retitled, origin="a")
+    assert updated.status is IngestStatus.UPDATED and updated.article_id == first.article_id
+    redated = library.add_article(replace(retitled, published="2021-09-07"), origin="a")
+    assert redated.status is IngestStatus.UPDATED
+    # An input that knows less (no date, no author, no outlet) is the same article again; it
+    # does not erase what the library knows.
+    less = replace(retitled, published=None, author=None, outlet=None)
+    assert library.add_article(less, origin="a").status is IngestStatus.DUPLICATE
+    (record,) = library.list_articles()
+    assert record.title == "Massoud: the resistance fights on"
+    assert (record.published, record.author, record.outlet) == (
+        "2021-09-07",
+        "Ayesha Tanzeem",
+        "VOA",
+    )
+    answer = library.ask("Who took control of the Panjshir valley?")
+    assert {p.passage.article.title for p in answer.passages} == {record.title}
+    assert library.stats().chunks == first.chunks  # the old chunks went with the old title
 
 
 def test_changed_text_replaces_old_chunks(library: Library, sample_text: str) -> None:

@@ -166,6 +166,76 @@ def test_poll_changes_304_and_a_restart_ingest_each_entry_exactly_once(
             feeds.remove(feed.id)
 
 
+def test_an_entry_whose_headline_alone_changed_renames_its_article(
+    tmp_path: Path, site: FeedSite, embedder: Embedder
+) -> None:
+    """Seen: the page's text was unchanged, so the edited entry was a "duplicate" and the old
+    headline stayed in every answer."""
+    settings = feed_settings(tmp_path / "store")
+    site.serve_page("/ferry.html", FERRY)
+    ferry = Item("ferry-1", "Ferry service returns", site.url("/ferry.html"), "Back.", day(2))
+    url = site.serve_feed("/news.xml", rss("Valley Gazette", [ferry]))
+    with Library.open(settings, embedder=embedder) as library:
+        feeds = FeedManager(library)
+        feeds.add(url)
+        (report,) = feeds.poll_all()
+        (added,) = report.entries
+        assert added.result.status.value == "added"
+        renamed = Item(
+            "ferry-1", "Island ferry back on full timetable", ferry.link, "Back.", day(2)
+        )
+        site.serve_feed("/news.xml", rss("Valley Gazette", [renamed]))
+        (report,) = feeds.poll_all()
+        (entry,) = report.entries
+        assert entry.result.status.value == "updated"
+        assert entry.result.article_id == added.result.article_id
+        (record,) = library.list_articles()
+        assert record.title == "Island ferry back on full timetable"
+        assert record.published == "2024-03-02"
+
+
+def test_entries_that_link_to_one_page_without_text_keep_their_own_texts(
+    tmp_path: Path, site: FeedSite, embedder: Embedder
+) -> None:
+    """Seen (a live blog: every entry links to one page the fetcher cannot read): each entry
+    fell back to its own text under the page's address, so each replaced the one before."""
+    settings = feed_settings(tmp_path / "store")
+    live = site.url("/live.html")  # 404: never readable
+    updates = [
+        Item("live-1", "Polls open", live, ORCHARD_SUMMARY, day(1)),
+        Item(
+            "live-2",
+            "Turnout is high",
+            live,
+            "Turnout passed sixty percent by noon across the valley districts, the election "
+            "office said, the highest midday figure since the new boundaries were drawn.",
+            day(2),
+        ),
+    ]
+    url = site.serve_feed("/live.xml", rss("Valley Gazette", updates))
+    with Library.open(settings, embedder=embedder) as library:
+        feeds = FeedManager(library)
+        feeds.add(url)
+        (report,) = feeds.poll_all()
+        assert sorted((e.guid, e.result.status.value, e.via) for e in report.entries) == [
+            ("live-1", "added", "feed"),
+            ("live-2", "added", "feed"),
+        ]
+        records = library.list_articles()
+        assert sorted(r.title for r in records) == ["Polls open", "Turnout is high"]
+        assert {r.url for r in records} == {live}  # both still link to the page
+        texts = [library.store.article_text(r.article_id) or "" for r in records]
+        assert any("railway cutting" in t for t in texts) and any("sixty" in t for t in texts)
+        export = tmp_path / "export.jsonl"
+        assert library.export(export) == 2
+    # A restore keeps them apart too.
+    restored = feed_settings(tmp_path / "restored")
+    with Library.open(restored, embedder=embedder) as library:
+        statuses = [r.status.value for r in library.ingest([str(export)])]
+        assert statuses == ["added", "added"]
+        assert library.stats().articles == 2
+
+
 def test_first_poll_takes_only_the_newest_entries(
     tmp_path: Path, site: FeedSite, embedder: Embedder
 ) -> None:

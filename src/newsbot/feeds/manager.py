@@ -334,7 +334,8 @@ class FeedManager:
                     errors.append(str(item))
         if article is None and entry.content:
             try:
-                article, via = _article_from_entry(entry), "feed"
+                # The entry's text, not the page's: not found by the page's address.
+                article, via = replace(_article_from_entry(entry), addressed=False), "feed"
             except IngestError as error:
                 errors.append(str(error))
         if article is None:

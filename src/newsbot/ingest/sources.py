@@ -263,7 +263,12 @@ def _article_from_record(line: bytes, number: int) -> Article:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         added_at = moment.astimezone(dt.UTC).isoformat()
-    return replace(article, added_at=added_at, added_by=_field(record, "added_by"))
+    return replace(
+        article,
+        added_at=added_at,
+        added_by=_field(record, "added_by"),
+        addressed=record.get("addressed") is not False,
+    )
 
 
 def _field(record: dict[str, Any], key: str) -> str | None:
