@@ -658,6 +658,15 @@ async def test_add_as_a_reply_to_a_shared_link_fetches_the_page(
     server.user_message("/add", user_id=ADMIN, reply_to_message_id=article["message"]["message_id"])
     await message_with(server, ADMIN, "Done")
     assert article_server.seen.count("/storm.html") == fetched
+    # A text link whose target is no URL is never read as a path on the bot's disk.
+    secret = server.user_message(
+        "read this",
+        user_id=ADMIN,
+        entities=[{"type": "text_link", "offset": 0, "length": 4, "url": "/etc/hostname"}],
+    )
+    server.user_message("/add", user_id=ADMIN, reply_to_message_id=secret["message"]["message_id"])
+    await message_with(server, ADMIN, "too short")
+    assert len(library.list_articles()) == 2
     assert "Harbour notes" in {r.title for r in library.list_articles()}
     assert server.rejected == []
 
@@ -707,6 +716,32 @@ async def test_a_flooding_user_is_told_once_and_others_are_not_held_up(
     texts = [m["text"] for m in server.sent_messages(OTHER_USER)]
     assert len(texts) == 3, texts  # two answers and one notice
     assert sum("faster than I can read" in t for t in texts) == 1
+
+
+async def test_refusals_and_passage_buttons_count_against_the_limit_too(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    bot.application.bot_data.services.limiter = QuestionRateLimiter(2)
+    server.user_message(QUESTION, user_id=OTHER_USER)
+    answer = await message_with(server, OTHER_USER, "excerpt")
+    passage = answer["reply_markup"]["inline_keyboard"][0][0]
+    for _ in range(4):  # one more passage is allowed, then the presses are refused
+        server.callback_query(OTHER_USER, answer, passage["callback_data"])
+    await server.async_wait_for(
+        lambda: len(server.callback_answers) >= 4 or None, what="four button answers"
+    )
+    await asyncio.sleep(1)
+    passages = [m for m in server.sent_messages(OTHER_USER) if "Passage" in m["text"]]
+    assert len(passages) == 1
+    waits = [a for a in server.callback_answers if "please wait" in (a.get("text") or "")]
+    assert len(waits) == 3
+    for _ in range(5):  # a non-admin's admin commands: refused within the limit, then told once
+        server.user_message("/stats", user_id=USER)
+    await server.async_wait_for_messages(USER, 3)
+    await asyncio.sleep(1)
+    texts = [m["text"] for m in server.sent_messages(USER)]
+    assert sum("only the bot's admins" in t for t in texts) == 2
+    assert sum("faster than I can read" in t for t in texts) == 1 and len(texts) == 3
 
 
 async def test_own_inline_results_and_bare_mentions_are_not_questions(

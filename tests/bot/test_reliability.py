@@ -202,6 +202,15 @@ async def test_an_upload_whose_download_fails_once_is_fetched_again(
     assert [s for m, s in server.faults_served if m == FILE_DOWNLOAD] == [502, 0, 0, 0]
     assert not any("went wrong" in m["text"] for m in server.sent_messages(ADMIN))
 
+    # A refusal no retry mends is not retried.
+    calls = server.call_count("getFile")
+    server.fail_next("getFile", status=400, description="Bad Request: file is too big")
+    server.user_message("", user_id=ADMIN, document=server.add_file(story, "c.txt"))
+    await message_where(
+        server, ADMIN, lambda m: "c.txt" in m["text"] and "Done" in m["text"], "c.txt failed"
+    )
+    assert server.call_count("getFile") == calls + 1
+
 
 async def test_a_user_who_blocked_the_bot_is_a_warning_not_a_traceback(
     server: BotApiServer, bot: RunningBot, caplog: pytest.LogCaptureFixture

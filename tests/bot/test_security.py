@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from telegram.ext import CommandHandler
 
+from newsbot.bot.access import QuestionRateLimiter
 from newsbot.bot.app import build_application
 from newsbot.bot.handlers import ADMIN_COMMAND_NAMES, USER_COMMANDS
 from newsbot.config import Settings
@@ -75,6 +76,8 @@ async def test_admin_command_is_refused_for_a_non_admin(
     server: BotApiServer, fresh_bot: Any, article_server: ArticleServer, command: str
 ) -> None:
     running, library = fresh_bot
+    # Refusals count against the rate limit (test_bot.py); here every attempt is to be seen.
+    running.application.bot_data.services.limiter = QuestionRateLimiter(0)
     library.add_text(SAMPLE.read_text(encoding="utf-8"))
     (record,) = library.list_articles()
     before = library.stats()

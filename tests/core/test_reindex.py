@@ -177,3 +177,25 @@ def test_the_dropped_generations_leave_no_files_behind(tmp_path: Path, embedder:
     with Library.open(settings, embedder=embedder) as library:  # and it opens clean again
         assert library.stats().articles == 2
         assert library.ask(QUESTION).passages[0].quote.text == answer
+
+
+def test_a_catalogue_without_vector_segments_removes_nothing(tmp_path: Path) -> None:
+    """Another Chroma layout (no 'hnsw' segment named) must not make every folder an orphan."""
+    import sqlite3
+
+    from newsbot.index.orphans import orphan_segment_folders
+
+    folder = tmp_path / "0b4f9a4e-8d8e-4c36-9d6a-3f1c2b7e5a10"
+    folder.mkdir()
+    (folder / "header.bin").write_bytes(b"\0")
+    db = sqlite3.connect(tmp_path / "chroma.sqlite3")
+    db.execute("CREATE TABLE segments (id TEXT, type TEXT)")
+    db.execute("INSERT INTO segments VALUES ('x', 'urn:chroma:segment/metadata/sqlite')")
+    db.commit()
+    assert orphan_segment_folders(tmp_path) == []
+    db.execute(
+        "INSERT INTO segments VALUES ('y', 'urn:chroma:segment/vector/hnsw-local-persisted')"
+    )
+    db.commit()
+    db.close()
+    assert orphan_segment_folders(tmp_path) == [folder]

@@ -87,9 +87,22 @@ def test_an_opening_that_may_wait_gets_the_store_once_its_holder_lets_go(
     holder = hold(store)
     try:
         started = time.monotonic()
+        other = load_settings(store={"path": tmp_path / "other"})
+        opened_meanwhile: list[float] = []
+
+        def open_another_store() -> None:
+            time.sleep(0.2)
+            with Library.open(other, embedder=embedder):
+                opened_meanwhile.append(time.monotonic() - started)
+
+        beside = threading.Thread(target=open_another_store)
+        beside.start()
         with pytest.raises(StoreError, match="in use by another newsbot process"):
-            Library.open(settings, embedder=embedder, lock_wait=0.5)
-        assert time.monotonic() - started >= 0.5  # it did wait, then gave up
+            Library.open(settings, embedder=embedder, lock_wait=3)
+        assert time.monotonic() - started >= 3  # it did wait, then gave up
+        beside.join(30)
+        # The wait held up no other store of this process.
+        assert opened_meanwhile and opened_meanwhile[0] < 3
         assert holder.stdin is not None
         asked = time.monotonic()
         threading.Timer(1.0, holder.stdin.close).start()  # the holder closes in a second

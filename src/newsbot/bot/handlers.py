@@ -187,7 +187,8 @@ def _shared_links(message: Message) -> list[str]:
     links: list[str] = []
     for entity, value in found.items():
         if entity.type == MessageEntity.TEXT_LINK:
-            url = entity.url or ""
+            # Only scheme://… reaches ingest: anything else would be read as a path on disk.
+            url = entity.url if entity.url and is_url(entity.url) else ""
         else:
             url = value if is_url(value) else f"http://{value}"  # as clients open "site.com/x"
             text = text.replace(value, " ")
@@ -406,6 +407,13 @@ async def show_passage(update: Update, context: NewsContext) -> None:
     if query is None or not isinstance(query.data, ShowPassage):
         return
     item = next((p for p in query.data.answer.passages if p.rank == query.data.rank), None)
+    user = update.effective_user
+    if user is not None and user.id not in context.services.admins:
+        # Each press sends a message: it counts like a question (the page turns edit theirs).
+        wait = context.services.limiter.check(user.id)
+        if wait:
+            await _answer_query(query, f"⏳ Too many requests; please wait {int(wait) + 1} s.")
+            return
     await _answer_query(query)
     message = query.message
     if item is None or not isinstance(message, Message):
@@ -499,7 +507,7 @@ async def unknown_command(update: Update, context: NewsContext) -> None:
 async def refuse(update: Update, context: NewsContext) -> None:
     """A non-admin used an admin command or sent a document: refuse politely, change nothing."""
     message = update.effective_message
-    if message is None:
+    if message is None or await _over_limit(update, context):
         return
     if message.document is not None:
         if _for_another_bot(message, context.bot.username):
@@ -605,7 +613,9 @@ async def _download(context: NewsContext, document: Document) -> bytes:
         try:
             telegram_file = await context.bot.get_file(document.file_id)
             return bytes(await telegram_file.download_as_bytearray(read_timeout=120))
-        except NetworkError as error:  # TimedOut, 5xx, a hang-up; not BadRequest
+        except BadRequest:  # a NetworkError too, but no retry mends it ("file is too big")
+            raise
+        except NetworkError as error:  # TimedOut, 5xx, a hang-up
             if attempt == DOWNLOAD_TRIES - 1:
                 raise
             log.info("downloading %s failed (%s); trying again", document.file_name, error)
@@ -702,6 +712,7 @@ async def on_error(update: object, context: NewsContext) -> None:
     """Log the error with its traceback, tell the user, keep running."""
     error = context.error
     user = update.effective_user if isinstance(update, Update) else None
+    text: str | None  # what to tell the user, if they can be told
     if isinstance(error, StoreError):
         log.warning("the store is unavailable: %s", error)
         message = update.effective_message if isinstance(update, Update) else None
@@ -713,14 +724,14 @@ async def on_error(update: object, context: NewsContext) -> None:
             text = UNAVAILABLE
     elif isinstance(error, Forbidden):  # blocked by the user, removed from the group
         log.warning("cannot write to that chat: %s", error.message)
-        return
+        text = None
     elif isinstance(error, NewsbotError):
         log.warning("handler failed: %s", error)
         text = f"⚠️ {render.esc(render.clip(str(error), 500))}"
     else:
         log.error("error while handling an update", exc_info=error)
         text = WENT_WRONG
-    if isinstance(update, Update) and update.effective_message is not None:
+    if text is not None and isinstance(update, Update) and update.effective_message is not None:
         try:
             await update.effective_message.reply_text(text)
         except TelegramError as failure:  # e.g. the chat is gone; nothing more to do

@@ -44,12 +44,17 @@ def orphan_segment_folders(store: Path) -> list[Path]:
     try:
         db = sqlite3.connect(f"{catalogue.as_uri()}?mode=ro", uri=True)
         try:
-            live = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+            segments = db.execute("SELECT id, type FROM segments").fetchall()
         finally:
             db.close()
     except sqlite3.Error as error:  # another Chroma layout: leave everything as it is
         log.debug("Chroma's segment catalogue is unreadable (%s); no folder removed", error)
         return []
+    if not any("hnsw" in str(kind) for _, kind in segments):
+        # A newsbot store always has vector segments; a catalogue that names none is one this
+        # rule does not know (another Chroma version): every folder would look orphaned.
+        return []
+    live = {str(segment) for segment, _ in segments}
     return [path for path in candidates if path.name not in live]
 
 

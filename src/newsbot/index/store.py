@@ -176,23 +176,24 @@ def _lock_embedded(path: Path, wait: float = 0.0) -> Path:
     (reindex, tests) share the lock. ``wait`` seconds are given to a holder to let go first
     (a health check that counts the store for a second, as the bot starts).
     """
-    import fcntl
-
     key = path.resolve()
     deadline = time.monotonic() + wait
+    while not _try_lock_embedded(path, key, last_try=time.monotonic() >= deadline):
+        time.sleep(0.1)  # outside the guard: other stores of this process stay usable
+    return key
+
+
+def _try_lock_embedded(path: Path, key: Path, *, last_try: bool) -> bool:
+    """One attempt of :func:`_lock_embedded`: True when held; False when another process
+    holds the store and this is not the last try (then StoreInUseError)."""
+    import fcntl
+
     with _held_guard:
         fd, openings = _held.get(key, (-1, 0))
         if openings == 0:
             fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise
-                        time.sleep(0.1)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
                 if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     os.close(fd)
@@ -202,6 +203,8 @@ def _lock_embedded(path: Path, wait: float = 0.0) -> Path:
                     ) from None
                 holder = _recorded_holder(fd)
                 os.close(fd)
+                if not last_try:
+                    return False
                 raise StoreInUseError(
                     f"the embedded store at {path} is in use by another newsbot process"
                     + (f" (pid {holder})" if holder else "")
@@ -212,7 +215,7 @@ def _lock_embedded(path: Path, wait: float = 0.0) -> Path:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _held[key] = (fd, openings + 1)
-    return key
+    return True
 
 
 def store_holder(path: Path) -> int | None:
