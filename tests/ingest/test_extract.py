@@ -192,6 +192,27 @@ def test_a_json_lines_dump_is_not_one_article(name: str | None) -> None:
         article_from_bytes(data, name=name, url=url)
 
 
+def test_utf8_text_with_a_stray_byte_is_text_not_binary() -> None:
+    """Seen: one cp1252 apostrophe (0x92) in a UTF-8 file was refused as binary data."""
+    body = "The café on Mill Lane — closed since March — reopens on Monday, its owner said. "
+    data = ("Café reopens\n\n" + body * 5).encode() + b"It\x92s back." + body.encode()
+    article = article_from_bytes(data, name="cafe.txt")
+    assert article.title == "Café reopens"
+    assert "closed since March — reopens" in article.text and "It\ufffds back." in article.text
+    # Text in a single-byte code page still goes to the guesser, which reads it right.
+    legacy = "Caf\xe9 reopens\n\n" + "The caf\xe9 on Mill Lane reopens on Monday. " * 5
+    assert "café" in article_from_bytes(legacy.encode("cp1252"), name="old.txt").text
+
+
+def test_plain_text_labelled_as_html_is_read_as_text() -> None:
+    """Seen: a server that sends every file as text/html made a plain text article "no
+    article text found"."""
+    text = b"Harbour reopens\n\n" + b"The city harbour reopened on Monday after dredging. " * 4
+    article = article_from_bytes(text, content_type="text/html", url="https://example.com/h")
+    assert article.title == "Harbour reopens"
+    assert article.text.startswith("The city harbour reopened")
+
+
 def test_xhtml_with_an_xml_declaration_is_still_a_page() -> None:
     page = (
         b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'

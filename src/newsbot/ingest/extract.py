@@ -381,6 +381,8 @@ _DATA_EXTENSIONS = (".json", ".xml", ".rss", ".atom")
 # An XML declaration not followed by an XHTML page (which the HTML check above takes).
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml\b")
 _TEXT_EXTENSIONS = (".txt", ".text")
+_TAG = re.compile(rb"<[A-Za-z!/?]")
+_TAG_SCAN = 65536
 JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 
 
@@ -438,8 +440,12 @@ def article_from_bytes(
         )
     if media_type in _MARKDOWN_TYPES or extension in _MARKDOWN_EXTENSIONS:
         return _from_markdown(_decode(data, described, charset), url=url)
-    if media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS:
+    if (media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS) and _TAG.search(
+        _ascii_head(data[:_TAG_SCAN])
+    ):
         return _from_html(data, url=url, described=described, charset=charset)
+    # Not a tag in it, whatever its label says (servers send text/plain files as text/html):
+    # read as plain text, the HTML extractor finds no article in it.
     return article_from_text(_decode(data, described, charset), url=url)
 
 
@@ -526,6 +532,9 @@ def _decode(data: bytes, described: str, charset: str | None = None) -> str:
     declared = _in_declared_charset(data, charset)
     if declared is not None:
         return declared
+    nearly = _nearly_utf8(data)
+    if nearly is not None:
+        return nearly
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
@@ -552,6 +561,21 @@ def _decode(data: bytes, described: str, charset: str | None = None) -> str:
     if _looks_binary(text):
         raise IngestError(f"unsupported file type: {described} is binary data, not text")
     return text
+
+
+def _nearly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a few stray bytes (a pasted cp1252 quote), each replaced by U+FFFD.
+
+    Seen: one stray byte in a UTF-8 file made charset-normalizer call it binary. Text in a
+    single-byte code page has no valid multi-byte UTF-8 sequences, so it is told apart by
+    having fewer decoded non-ASCII characters than stray bytes, and is left to the guesser.
+    """
+    text = data.decode("utf-8", errors="replace")
+    stray = text.count("\ufffd") - data.count("\ufffd".encode())
+    decoded = sum(1 for char in text if char > "\x7f" and char != "\ufffd")
+    if stray <= max(3, len(data) // 1000) and decoded > stray:
+        return text
+    return None
 
 
 def _looks_binary(text: str) -> bool:
