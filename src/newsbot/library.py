@@ -481,17 +481,27 @@ class Library:
         return self.add_article(article, origin=origin, added_by=added_by)
 
     def import_dump(
-        self, data: bytes, *, name: str, added_by: str | None = None
+        self,
+        data: bytes,
+        *,
+        name: str,
+        added_by: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[IngestResult]:
         """Index an uploaded JSON Lines dump (``.jsonl``, ``.jsonl.gz``: what ``newsbot
-        export`` writes) as ``newsbot import`` does; one result per line, from ``name:LINE``."""
+        export`` writes) as ``newsbot import`` does; one result per line, from ``name:LINE``.
+        ``progress`` is called with the number of lines done after each one."""
         with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
             path = str(
                 Path(folder)
                 / ("upload.jsonl.gz" if name.lower().endswith(".gz") else "upload.jsonl")
             )
             Path(path).write_bytes(data)
-            results = list(self.ingest([path], added_by=added_by))
+            results = []
+            for result in self.ingest([path], added_by=added_by):
+                results.append(result)
+                if progress is not None:
+                    progress(len(results))
         return [
             dataclasses.replace(
                 result,

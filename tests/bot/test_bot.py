@@ -672,24 +672,32 @@ async def test_add_as_a_reply_to_a_shared_link_fetches_the_page(
 
 
 async def test_an_uploaded_json_lines_dump_is_imported_line_by_line(
-    server: BotApiServer, fresh_bot: Any
+    server: BotApiServer, fresh_bot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import gzip
     import json
 
+    from newsbot import library as library_module
+    from newsbot.bot import handlers
+
+    monkeypatch.setattr(handlers, "IMPORT_PROGRESS_EVERY", 0.02)
+    monkeypatch.setattr(library_module, "INGEST_BATCH", 1)  # results come batch by batch
     _, library = fresh_bot
     records = [
         {"title": f"Harbour story {n}", "text": f"The harbour {n} reopened after dredging. " * 8}
-        for n in range(2)
+        for n in range(12)
     ]
     dump = "\n".join([json.dumps(r) for r in records] + ['{"title": "no text"}']) + "\n"
     server.user_message("", user_id=ADMIN, document=server.add_file(dump.encode(), "dump.jsonl"))
     done = await message_with(server, ADMIN, "Done")
-    assert "dump.jsonl, 3 lines" in done["text"], done["text"]
-    assert "added 2" in done["text"] and "failed 1" in done["text"]
-    assert "dump.jsonl:3" in done["text"]  # which line, by the file's own name
-    titles = sorted(r.title for r in library.list_articles())
-    assert titles == ["Harbour story 0", "Harbour story 1"]
+    assert "dump.jsonl, 13 lines" in done["text"], done["text"]
+    assert "added 12" in done["text"] and "failed 1" in done["text"]
+    assert "dump.jsonl:13" in done["text"]  # which line, by the file's own name
+    titles = {r.title for r in library.list_articles()}
+    assert titles == {f"Harbour story {n}" for n in range(12)}
+    # While it ran, the status said how far it was.
+    edits = [c["text"] for c in server.calls_to("editMessageText")]
+    assert any("Importing dump.jsonl:" in t and " done" in t for t in edits), edits
 
     # Gzipped, as `newsbot export` writes it: the same articles again are duplicates.
     packed = gzip.compress(dump.encode())
@@ -697,8 +705,8 @@ async def test_an_uploaded_json_lines_dump_is_imported_line_by_line(
     again = await message_where(
         server, ADMIN, lambda m: "dump.jsonl.gz" in m["text"] and "Done" in m["text"], "gz done"
     )
-    assert "duplicate 2" in again["text"]
-    assert library.stats().articles == 2
+    assert "duplicate 12" in again["text"]
+    assert library.stats().articles == 12
     assert server.rejected == []
 
 

@@ -142,3 +142,32 @@ def test_export_names_and_write_failures(tmp_path: Path, embedder: Embedder) -> 
             library.export_to(full)
         with contextlib.suppress(OSError):  # what is still buffered cannot be written either
             full.close()
+
+
+def test_an_uploaded_dump_imports_like_the_file_and_reports_progress(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Library.import_dump`` (the bot's upload of an export): the same results as importing
+    the file, named after the upload, with a count after every line."""
+    import newsbot.library
+
+    monkeypatch.setattr(newsbot.library, "INGEST_BATCH", 1)
+    source = tmp_path / "source"
+    with Library.open(load_settings(store={"path": source}), embedder=embedder) as library:
+        library.add_text(SAMPLE.read_text(encoding="utf-8"))
+        library.add_text("Harbour reopens\n" + "The city harbour reopened on Monday. " * 5)
+        exported = tmp_path / "all.jsonl.gz"
+        assert library.export(exported) == 2
+        before = _everything(library)
+    counts: list[int] = []
+    target = load_settings(store={"path": tmp_path / "target"})
+    with Library.open(target, embedder=embedder) as library:
+        results = library.import_dump(
+            exported.read_bytes(), name="backup.jsonl.gz", progress=counts.append
+        )
+        assert [r.status.value for r in results] == ["added", "added"]
+        assert [r.source for r in results] == ["backup.jsonl.gz:1", "backup.jsonl.gz:2"]
+        assert counts == [1, 2]
+        assert _everything(library) == before
+        broken = library.import_dump(b"not json\n", name="x.jsonl")
+        assert broken[0].source == "x.jsonl:1" and "x.jsonl" not in (broken[0].error or "")

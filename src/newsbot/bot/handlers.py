@@ -75,6 +75,7 @@ MIN_PASTED_WORDS = 5  # fewer is a slip ("/add hello there"), not an article
 # whose page is the article; longer text is an article that happens to contain links.
 LINK_POST_WORDS = 40
 DOWNLOAD_TRIES = 3  # file downloads bypass the Bot API calls' retries, so they have their own
+IMPORT_PROGRESS_EVERY = 5.0  # seconds between the status edits of an uploaded dump's import
 # Clients send an inline query on (nearly) every keystroke; a query is answered only if no
 # newer one from the same user came within this time, so typing a question costs one search.
 INLINE_SETTLE = 0.4
@@ -592,10 +593,9 @@ async def _add_document(
             return
         await status.show(f"⏳ Reading {render.esc(name)}…")
         if is_jsonl_name(name):
-            results = await context.services.call(
-                context.library.import_dump, data, name=name, added_by=_added_by(update)
+            await status.show(
+                render.import_report(name, await _import(update, context, status, data, name))
             )
-            await status.show(render.import_report(name, results))
             return
         result = await context.services.call(
             context.library.add_file,
@@ -605,6 +605,28 @@ async def _add_document(
             added_by=_added_by(update),
         )
     await status.show(render.ingest_report([result], total=1, done=True))
+
+
+async def _import(
+    update: Update, context: NewsContext, status: _Status, data: bytes, name: str
+) -> list[IngestResult]:
+    """Import a dump, showing how many lines are done meanwhile (thousands take minutes)."""
+    done = [0]  # written by the worker thread, read here: an int's assignment is atomic
+    work = asyncio.ensure_future(
+        context.services.call(
+            context.library.import_dump,
+            data,
+            name=name,
+            added_by=_added_by(update),
+            progress=lambda count: done.__setitem__(0, count),
+        )
+    )
+    while not work.done():
+        await asyncio.wait({work}, timeout=IMPORT_PROGRESS_EVERY)
+        if not work.done() and done[0]:
+            lines = f"{done[0]:,} line{'s' if done[0] != 1 else ''}"
+            await status.show(f"⏳ Importing {render.esc(name)}: {lines} done…")
+    return work.result()
 
 
 async def _download(context: NewsContext, document: Document) -> bytes:
