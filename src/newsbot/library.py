@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import hashlib
 import heapq
+import io
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 # Articles embedded and written together: large enough to keep the model's batches full,
 # small enough that a failure or an interruption loses little work.
 INGEST_BATCH = 64
+DUMP_EXPANSION = 10  # an uploaded dump may expand to this many times ingest.max_bytes
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
@@ -112,6 +115,21 @@ def _article_id(article: Article, url_key: str | None, digest: str) -> str:
         return article.id
     basis = article.id or url_key or digest
     return "a" + hashlib.sha256(basis.encode()).hexdigest()[:15]
+
+
+def _gunzips_past(data: bytes, limit: int) -> bool:
+    """Whether gzip ``data`` expands to more than ``limit`` bytes (a damaged stream: no, the
+    import reports that)."""
+    total = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+                if total > limit:
+                    return True
+    except (OSError, EOFError, zlib.error):
+        pass
+    return False
 
 
 def _done() -> Future[None]:
@@ -490,7 +508,15 @@ class Library:
     ) -> list[IngestResult]:
         """Index an uploaded JSON Lines dump (``.jsonl``, ``.jsonl.gz``: what ``newsbot
         export`` writes) as ``newsbot import`` does; one result per line, from ``name:LINE``.
-        ``progress`` is called with the number of lines done after each one."""
+        ``progress`` is called with the number of lines done after each one.
+
+        A gzipped dump that expands past ``DUMP_EXPANSION`` times ``ingest.max_bytes`` is
+        refused: a few kilobytes of gzip can hold a gigabyte of blank lines, each one read.
+        """
+        limit = DUMP_EXPANSION * self.settings.ingest.max_bytes
+        if name.lower().endswith(".gz") and _gunzips_past(data, limit):
+            error = f"{name} is more than {limit // 2**20} MB uncompressed; import it on the server"
+            return [IngestResult(name, IngestStatus.FAILED, error=error)]
         with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
             path = str(
                 Path(folder)
@@ -709,8 +735,12 @@ class Library:
             )
             article_id = previous.article_id if previous else _article_id(article, url_key, digest)
             article = _described(article, previous)
-            if url_key is None and article.url and article.addressed:  # kept by an update by id
-                url_key = normalise_url(article.url)
+            if url_key is None and article.url and article.addressed:
+                # An update by id keeps the address it came with, and with it the article's
+                # address key: only if it had one (not a feed entry's own text).
+                key = normalise_url(article.url)
+                holder = self.store.find_records("url_key", [key]).get(key) if key else None
+                url_key = key if holder is not None and holder.article_id == article_id else None
             twin_id = (
                 seen_hashes.get(digest)
                 or (seen_urls.get(url_key) if url_key else None)

@@ -752,6 +752,24 @@ async def test_refusals_and_passage_buttons_count_against_the_limit_too(
     assert sum("faster than I can read" in t for t in texts) == 1 and len(texts) == 3
 
 
+async def test_documents_for_another_bot_do_not_count_against_the_limit(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    bot.application.bot_data.services.limiter = QuestionRateLimiter(1)
+    file_id = server.add_file(b"Title\n\nBody of an uploaded article.", "story.txt")
+    for _ in range(3):
+        server.user_message(
+            "/add@other_bot",
+            user_id=USER,
+            chat_id=GROUP,
+            chat_type="supergroup",
+            document=file_id,
+        )
+    server.user_message(QUESTION, user_id=USER)
+    await message_with(server, USER, "excerpt")
+    assert server.sent_messages(GROUP) == []
+
+
 async def test_own_inline_results_and_bare_mentions_are_not_questions(
     server: BotApiServer, bot: RunningBot
 ) -> None:

@@ -171,3 +171,18 @@ def test_an_uploaded_dump_imports_like_the_file_and_reports_progress(
         assert _everything(library) == before
         broken = library.import_dump(b"not json\n", name="x.jsonl")
         assert broken[0].source == "x.jsonl:1" and "x.jsonl" not in (broken[0].error or "")
+
+
+def test_an_uploaded_gzip_that_expands_too_far_is_refused(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A review found 16 KB of gzip (16 MB of blank lines) kept the import busy for 13 s with
+    no result; a 20 MB upload would have taken hours."""
+    settings = load_settings(store={"path": tmp_path / "s"}, ingest={"max_bytes": 100_000})
+    bomb = gzip.compress(b"\n" * 1_100_000)  # past 10 x 100,000 bytes
+    with Library.open(settings, embedder=embedder) as library:
+        (result,) = library.import_dump(bomb, name="dump.jsonl.gz")
+        assert result.status.value == "failed" and "uncompressed" in (result.error or "")
+        fine = gzip.compress(b"\n" * 10 + b'{"title": "T", "text": "The harbour reopened."}\n')
+        statuses = [r.status.value for r in library.import_dump(fine, name="ok.jsonl.gz")]
+        assert statuses == ["added"]

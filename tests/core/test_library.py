@@ -257,6 +257,32 @@ def test_a_new_title_or_date_updates_the_article_and_what_an_input_lacks_stays(
     assert library.stats().chunks == first.chunks  # the old chunks went with the old title
 
 
+def test_an_update_by_id_keeps_whether_the_article_is_found_by_its_address(
+    library: Library, sample_text: str
+) -> None:
+    """A review found a feed entry's own text (not its page) updated by id without a url
+    inherit the page's address key: the page, added later, then replaced the entry."""
+    entry = Article(
+        text="Turnout passed sixty percent by noon, the election office said. " * 3,
+        title="Turnout is high",
+        url="https://example.com/live",
+        addressed=False,
+    )
+    first = library.add_article(entry, origin="feed")
+    renamed = Article(text=entry.text, title="Turnout is very high", id=first.article_id)
+    assert library.add_article(renamed, origin="import").status is IngestStatus.UPDATED
+    (record,) = library.list_articles()
+    assert record.url == entry.url and record.title == "Turnout is very high"
+    page = sample_article(sample_text, url="https://example.com/live")
+    assert library.add_article(page, origin="page").status is IngestStatus.ADDED
+    # And an article found by its address keeps that after an update by id.
+    again = dataclasses.replace(page, title="Massoud vows to fight on", url=None)
+    added = next(r for r in library.list_articles() if r.url and r.title != record.title)
+    updated = library.add_article(dataclasses.replace(again, id=added.article_id), origin="id")
+    assert updated.status is IngestStatus.UPDATED
+    assert library.add_article(page, origin="page").status is IngestStatus.UPDATED  # by URL
+
+
 def test_changed_text_replaces_old_chunks(library: Library, sample_text: str) -> None:
     first = library.add_article(sample_article(sample_text), origin="a")
     correction = (

@@ -199,3 +199,7 @@ def test_a_catalogue_without_vector_segments_removes_nothing(tmp_path: Path) -> 
     db.commit()
     db.close()
     assert orphan_segment_folders(tmp_path) == [folder]
+    # Only files: a folder named like a segment file makes it someone else's.
+    (folder / "length.bin").mkdir()
+    (folder / "length.bin" / "notes.txt").write_text("mine")
+    assert orphan_segment_folders(tmp_path) == []

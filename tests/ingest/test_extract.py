@@ -213,6 +213,26 @@ def test_plain_text_labelled_as_html_is_read_as_text() -> None:
     assert article.text.startswith("The city harbour reopened")
 
 
+@pytest.mark.parametrize(
+    ("codec", "name", "content_type", "charset"),
+    [
+        ("utf-16-le", "story", "text/html", "utf-16-le"),
+        ("utf-16-be", "story.htm", None, None),
+        ("utf-16-le", "story", "text/html", "utf-16"),
+    ],
+)
+def test_utf16_html_without_a_bom_is_still_a_page(
+    codec: str, name: str, content_type: str | None, charset: str | None
+) -> None:
+    """A review found this refused as binary by a first version of the text fallback."""
+    body = "The council approved the new bridge on Monday after a decade of debate. " * 30
+    page = f"<html><head><title>Bridge approved</title></head><body><article><p>{body}</p>"
+    data = (page + "</article></body></html>").encode(codec)
+    article = article_from_bytes(data, name=name, content_type=content_type, charset=charset)
+    assert article.title == "Bridge approved"
+    assert "<" not in article.text and "approved the new bridge" in article.text
+
+
 def test_xhtml_with_an_xml_declaration_is_still_a_page() -> None:
     page = (
         b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'

@@ -508,11 +508,13 @@ async def unknown_command(update: Update, context: NewsContext) -> None:
 async def refuse(update: Update, context: NewsContext) -> None:
     """A non-admin used an admin command or sent a document: refuse politely, change nothing."""
     message = update.effective_message
-    if message is None or await _over_limit(update, context):
+    if message is None or (
+        message.document is not None and _for_another_bot(message, context.bot.username)
+    ):
+        return
+    if await _over_limit(update, context):
         return
     if message.document is not None:
-        if _for_another_bot(message, context.bot.username):
-            return
         what = "add articles"
     else:
         command = (message.text or "").split(maxsplit=1)[0].split("@")[0]

@@ -86,7 +86,8 @@ def _looks_like_segment(path: Path) -> bool:
     try:
         if str(uuid.UUID(path.name)) != path.name:
             return False
-        names = set(os.listdir(path))
+        with os.scandir(path) as entries:
+            found = [(e.name, e.is_file(follow_symlinks=False)) for e in entries]
     except (ValueError, OSError):
         return False
-    return bool(names) and names <= _SEGMENT_FILES
+    return bool(found) and all(name in _SEGMENT_FILES and is_file for name, is_file in found)

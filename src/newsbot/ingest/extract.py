@@ -381,8 +381,7 @@ _DATA_EXTENSIONS = (".json", ".xml", ".rss", ".atom")
 # An XML declaration not followed by an XHTML page (which the HTML check above takes).
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml\b")
 _TEXT_EXTENSIONS = (".txt", ".text")
-_TAG = re.compile(rb"<[A-Za-z!/?]")
-_TAG_SCAN = 65536
+_TAG = re.compile(r"<[A-Za-z!/?]")
 JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 
 
@@ -440,12 +439,16 @@ def article_from_bytes(
         )
     if media_type in _MARKDOWN_TYPES or extension in _MARKDOWN_EXTENSIONS:
         return _from_markdown(_decode(data, described, charset), url=url)
-    if (media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS) and _TAG.search(
-        _ascii_head(data[:_TAG_SCAN])
-    ):
-        return _from_html(data, url=url, described=described, charset=charset)
-    # Not a tag in it, whatever its label says (servers send text/plain files as text/html):
-    # read as plain text, the HTML extractor finds no article in it.
+    if media_type in _HTML_TYPES or extension in _HTML_EXTENSIONS:
+        try:
+            return _from_html(data, url=url, described=described, charset=charset)
+        except IngestError:
+            # Servers send plain text files as text/html too: without a single tag, what the
+            # HTML extractor found no article in is read as plain text.
+            text = _plain_text_or_none(data, described, charset)
+            if text is None:
+                raise
+            return article_from_text(text, url=url)
     return article_from_text(_decode(data, described, charset), url=url)
 
 
@@ -561,6 +564,15 @@ def _decode(data: bytes, described: str, charset: str | None = None) -> str:
     if _looks_binary(text):
         raise IngestError(f"unsupported file type: {described} is binary data, not text")
     return text
+
+
+def _plain_text_or_none(data: bytes, described: str, charset: str | None) -> str | None:
+    """``data`` decoded, when it is text without a single tag."""
+    try:
+        text = _decode(data, described, charset)
+    except IngestError:
+        return None
+    return None if _TAG.search(text) else text
 
 
 def _nearly_utf8(data: bytes) -> str | None:
