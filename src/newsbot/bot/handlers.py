@@ -627,7 +627,9 @@ async def _import(
         await asyncio.wait({work}, timeout=IMPORT_PROGRESS_EVERY)
         if not work.done() and done[0]:
             lines = f"{done[0]:,} line{'s' if done[0] != 1 else ''}"
-            await status.show(f"⏳ Importing {render.esc(name)}: {lines} done…")
+            # Progress is a courtesy: a failed edit must not cost the final report.
+            with contextlib.suppress(TelegramError):
+                await status.show(f"⏳ Importing {render.esc(name)}: {lines} done…")
     return work.result()
 
 
