@@ -11,7 +11,6 @@ import dataclasses
 import gzip
 import hashlib
 import heapq
-import io
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ import tempfile
 import threading
 import time
 import unicodedata
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
@@ -117,21 +115,6 @@ def _article_id(article: Article, url_key: str | None, digest: str) -> str:
     return "a" + hashlib.sha256(basis.encode()).hexdigest()[:15]
 
 
-def _gunzips_past(data: bytes, limit: int) -> bool:
-    """Whether gzip ``data`` expands to more than ``limit`` bytes (a damaged stream: no, the
-    import reports that)."""
-    total = 0
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while chunk := stream.read(1 << 20):
-                total += len(chunk)
-                if total > limit:
-                    return True
-    except (OSError, EOFError, zlib.error):
-        pass
-    return False
-
-
 def _done() -> Future[None]:
     done: Future[None] = Future()
     done.set_result(None)
@@ -177,6 +160,10 @@ class _Batch:
 _DESCRIPTION = ("title", "outlet", "published", "author")
 
 
+# What an update that leaves it out keeps of the article it replaces (a title is never left out).
+_KEPT = ("url", "outlet", "published", "author")
+
+
 def _description(item: Article | ArticleRecord) -> tuple[str | None, ...]:
     return tuple(getattr(item, name) for name in _DESCRIPTION)
 
@@ -186,13 +173,8 @@ def _described(article: Article, previous: ArticleRecord | None) -> Article:
     it replaces: a feed entry's page without a date must not erase the date the entry had."""
     if previous is None:
         return article
-    return dataclasses.replace(
-        article,
-        url=article.url or previous.url,
-        outlet=article.outlet or previous.outlet,
-        published=article.published or previous.published,
-        author=article.author or previous.author,
-    )
+    kept = {name: getattr(article, name) or getattr(previous, name) for name in _KEPT}
+    return dataclasses.replace(article, **kept)
 
 
 def _repeated(
@@ -414,19 +396,26 @@ class Library:
     # -- ingestion ---------------------------------------------------------------------------
 
     def ingest(
-        self, sources: Iterable[str], *, added_by: str | None = None
+        self,
+        sources: Iterable[str],
+        *,
+        added_by: str | None = None,
+        max_expanded: int | None = None,
     ) -> Iterator[IngestResult]:
         """Ingest files, URLs and JSON Lines dumps; one result per article, in input order.
 
         A failing source is reported and the others go on. Raises StoreError when the store
-        itself fails, since no later source could succeed either.
+        itself fails, since no later source could succeed either. ``max_expanded``: see
+        :func:`~newsbot.ingest.sources.iter_articles`.
         """
         from newsbot.ingest.sources import iter_articles
 
         def items() -> Iterator[Item]:
             for source in sources:
                 try:
-                    yield from iter_articles(source, self.settings.ingest)
+                    yield from iter_articles(
+                        source, self.settings.ingest, max_expanded=max_expanded
+                    )
                 except IngestError as error:
                     yield source, error
 
@@ -514,9 +503,6 @@ class Library:
         refused: a few kilobytes of gzip can hold a gigabyte of blank lines, each one read.
         """
         limit = DUMP_EXPANSION * self.settings.ingest.max_bytes
-        if name.lower().endswith(".gz") and _gunzips_past(data, limit):
-            error = f"{name} is more than {limit // 2**20} MB uncompressed; import it on the server"
-            return [IngestResult(name, IngestStatus.FAILED, error=error)]
         with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
             path = str(
                 Path(folder)
@@ -524,7 +510,7 @@ class Library:
             )
             Path(path).write_bytes(data)
             results = []
-            for result in self.ingest([path], added_by=added_by):
+            for result in self.ingest([path], added_by=added_by, max_expanded=limit):
                 results.append(result)
                 if progress is not None:
                     progress(len(results))

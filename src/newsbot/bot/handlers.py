@@ -361,17 +361,23 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
     )
 
 
+def _limit_wait(context: NewsContext, user_id: int | None) -> float:
+    """Count a request against its sender's limit (admins have none): 0 when allowed, else
+    the seconds until the next one is."""
+    if user_id is None or user_id in context.services.admins:
+        return 0.0
+    return context.services.limiter.check(user_id)
+
+
 async def _over_limit(update: Update, context: NewsContext) -> bool:
-    """Count a message that gets a reply against its sender's limit (admins have none);
-    True when it is over, after telling the sender once per streak."""
+    """Count a message that gets a reply against its sender's limit; True when it is over,
+    after telling the sender once per streak."""
     message, user = update.effective_message, update.effective_user
-    if user is None or user.id in context.services.admins:
-        return False
-    limiter = context.services.limiter
-    wait = limiter.check(user.id)
+    wait = _limit_wait(context, user.id if user else None)
     if not wait:
         return False
-    if message is not None and limiter.first_notice(user.id, wait):
+    assert user is not None  # only a known sender is limited
+    if message is not None and context.services.limiter.first_notice(user.id, wait):
         await _reply(
             message, f"⏳ You are asking faster than I can read. Please wait {int(wait) + 1} s."
         )
@@ -408,13 +414,11 @@ async def show_passage(update: Update, context: NewsContext) -> None:
     if query is None or not isinstance(query.data, ShowPassage):
         return
     item = next((p for p in query.data.answer.passages if p.rank == query.data.rank), None)
-    user = update.effective_user
-    if user is not None and user.id not in context.services.admins:
-        # Each press sends a message: it counts like a question (the page turns edit theirs).
-        wait = context.services.limiter.check(user.id)
-        if wait:
-            await _answer_query(query, f"⏳ Too many requests; please wait {int(wait) + 1} s.")
-            return
+    # Each press sends a message: it counts like a question (the page turns edit theirs).
+    wait = _limit_wait(context, update.effective_user.id if update.effective_user else None)
+    if wait:
+        await _answer_query(query, f"⏳ Too many requests; please wait {int(wait) + 1} s.")
+        return
     await _answer_query(query)
     message = query.message
     if item is None or not isinstance(message, Message):
@@ -458,18 +462,17 @@ async def inline_query(update: Update, context: NewsContext) -> None:
     if services.inline_latest.get(user_id) != query.id:
         return  # the user typed on; the newer query is answered instead
     del services.inline_latest[user_id]
-    if user_id not in services.admins:
-        wait = services.limiter.check(user_id)
-        if wait:
-            await query.answer(
-                [],
-                cache_time=0,
-                button=InlineQueryResultsButton(
-                    text=f"⏳ Too many questions; please wait {int(wait) + 1} s",
-                    start_parameter="slow_down",
-                ),
-            )
-            return
+    wait = _limit_wait(context, user_id)
+    if wait:
+        await query.answer(
+            [],
+            cache_time=0,
+            button=InlineQueryResultsButton(
+                text=f"⏳ Too many questions; please wait {int(wait) + 1} s",
+                start_parameter="slow_down",
+            ),
+        )
+        return
     answer = await services.call(context.library.ask, text, top_k=settings.inline_results)
     results = [
         InlineQueryResultArticle(
@@ -672,8 +675,8 @@ async def add(update: Update, context: NewsContext) -> None:
             await _add_text(update, context, message, rest)
     elif reply is not None and reply.document is not None:
         await _add_document(update, context, message, reply.document)
-    elif reply is not None and _shared_links(reply):
-        await _ingest(update, context, message, _shared_links(reply))
+    elif reply is not None and (links := _shared_links(reply)):
+        await _ingest(update, context, message, links)
     elif reply is not None and (reply.text or reply.caption):
         await _add_text(update, context, message, reply.text or reply.caption or "")
     else:

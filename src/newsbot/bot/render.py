@@ -308,11 +308,11 @@ def import_report(name: str, results: Sequence[IngestResult]) -> str:
     failed = [ingest_line(r) for r in results if r.status is IngestStatus.FAILED]
     lines: list[str] = []
     for line in failed:
-        if not fits("\n\n".join([head, *lines, line, "…"])):
+        if not fits(head + "\n\n" + "\n".join([*lines, line, "…"])):
             lines.append("…")
             break
         lines.append(line)
-    return "\n\n".join([head, "\n".join(lines)]) if lines else head
+    return head + "\n\n" + "\n".join(lines) if lines else head
 
 
 def article_list(records: Sequence[ArticleRecord], page: int, per_page: int) -> str:

@@ -50,7 +50,7 @@ def is_jsonl_name(name: str) -> bool:
 
 
 def iter_articles(
-    source: str, settings: IngestSettings
+    source: str, settings: IngestSettings, *, max_expanded: int | None = None
 ) -> Iterator[tuple[str, Article | IngestError]]:
     """Yield the articles of a source, each with where it came from.
 
@@ -59,6 +59,8 @@ def iter_articles(
             per line with ``text`` and optional ``title``, ``url``, ``published``, ``source``,
             ``author``, ``id``, ``added_at``, ``added_by``); or an HTML, PDF, text or Markdown file.
         settings: fetch and size limits.
+        max_expanded: refuse a gzipped JSON Lines file that expands past this many bytes (an
+            upload: a few kilobytes of gzip can hold a gigabyte of blank lines, each one read).
 
     Yields:
         ``(origin, article_or_error)``: the origin is ``source`` as given (a URL without its
@@ -73,7 +75,7 @@ def iter_articles(
             return
         path = Path(source).expanduser()
         if is_jsonl_name(path.name):
-            yield from _from_jsonl(source, path, settings)
+            yield from _from_jsonl(source, path, settings, max_expanded)
             return
         yield source, _from_file(source, path, settings)
     except IngestError as error:
@@ -143,7 +145,7 @@ def _os_reason(error: OSError) -> str:
 
 
 def _from_jsonl(
-    source: str, path: Path, settings: IngestSettings
+    source: str, path: Path, settings: IngestSettings, max_expanded: int | None
 ) -> Iterator[tuple[str, Article | IngestError]]:
     _checked_size(source, path)
     try:
@@ -151,7 +153,7 @@ def _from_jsonl(
     except OSError as error:
         raise IngestError(f"cannot read {source}: {_os_reason(error)}") from None
     if isinstance(raw, gzip.GzipFile):
-        _check_gzip(source, raw)
+        _check_gzip(source, raw, max_expanded)
     with raw:
         try:
             for number, line in _lines(raw, settings.max_bytes):
@@ -176,16 +178,24 @@ def _from_jsonl(
             raise IngestError(f"cannot read {source}: {reason}") from None
 
 
-def _check_gzip(source: str, raw: gzip.GzipFile) -> None:
+def _check_gzip(source: str, raw: gzip.GzipFile, max_expanded: int | None) -> None:
     """Read a gzip file through before any of it is used, then rewind.
 
     gzip checks its data only at the end: a damaged file (flipped bytes, not a cut one) yields
     garbled lines first, which would replace good articles of the same ids. A file cut short
-    is different: every line before the cut is whole, and is imported.
+    is different: every line before the cut is whole, and is imported. A file that expands
+    past ``max_expanded`` bytes is refused as it is read.
     """
+    expanded = 0
     try:
-        while raw.read(_READ_CHUNK):
-            pass
+        while chunk := raw.read(_READ_CHUNK):
+            expanded += len(chunk)
+            if max_expanded is not None and expanded > max_expanded:
+                raw.close()
+                raise IngestError(
+                    f"cannot read {source}: more than {max_expanded / 1e6:.0f} MB uncompressed, "
+                    "the limit for an uploaded dump (import it with newsbot import)"
+                )
     except EOFError:
         pass  # cut short: the lines read before the cut are sound
     except (OSError, zlib.error) as error:
