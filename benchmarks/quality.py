@@ -64,6 +64,10 @@ from newsbot.models import Answer, Article, IngestStatus
 
 SAMPLE_ARTICLE = SHARED / "samples" / "voa-2021-09-06-panjshir.txt"
 SAMPLE_QUESTIONS = ROOT / "tests" / "fixtures" / "sample_questions.jsonl"
+# Questions about the sample written for the topical library: preambles, other words.
+TOPICAL_QUESTIONS = ROOT / "tests" / "fixtures" / "topical_questions.jsonl"
+# The topical library: news on the sample's subject, where its questions are hardest.
+TOPICAL = re.compile(r"\b(?:Afghanistan|Afghan|Taliban)\b")
 SAMPLE_META = {
     "id": "voa-2021-09-06-panjshir",
     "title": "Massoud Vows to Fight on as Taliban Claims Victory Over Resistance",
@@ -72,11 +76,13 @@ SAMPLE_META = {
 }
 # The eval README's split: weeks before this are the development set, the rest held out.
 DEV_BEFORE = "20260101"
-TOP_K = 5
-RECALL_AT = (1, 3, 5)
+# The reader's view: three excerpts, as the issue's goals count them (``--top-k`` changes it).
+TOP_K = 3
+RECALL_AT = (1, 3)
 FLOORS = (0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45)
 INDEX_COMPLETE = "complete.json"
 LANGCHAIN = "LangChain baseline"
+LANGCHAIN_SENTENCE = "LangChain + best-cosine sentence"
 
 # Questions nothing in the corpus is about: the relevance floor should refuse them.
 OFF_TOPIC_QUESTIONS = (
@@ -235,6 +241,106 @@ def _text_cleaner() -> tuple[Callable[[str], str], str]:
     return clean_text, "newsbot.ingest.extract.clean_text"
 
 
+def load_topical_corpus(distractors: int) -> Corpus:
+    """The sample among every RealTimeQA article that mentions Afghanistan or the Taliban and
+    ``distractors`` Reuters texts, asked the sample's questions (``sample`` and ``topical``)
+    and the off-topic ones: can newsbot still find the one article that answers?"""
+    clean, cleaner = _text_cleaner()
+    articles = [
+        _rtqa_article(r, clean) for r in read_jsonl(RTQA_ARTICLES) if TOPICAL.search(r["text"])
+    ]
+    rtqa_count = len(articles)
+    articles += _reuters_articles(distractors, clean)
+    questions: list[Question] = []
+    _add_sample(articles, questions, clean)
+    for number, r in enumerate(read_jsonl(TOPICAL_QUESTIONS), 1):
+        questions.append(
+            Question(
+                f"topical-{number}",
+                r["question"],
+                r["answer"],
+                "topical",
+                True,
+                frozenset({SAMPLE_META["id"]}),
+            )
+        )
+    for number, text in enumerate(OFF_TOPIC_QUESTIONS, 1):
+        questions.append(Question(f"offtopic-{number}", text, None, "offtopic", False))
+    counts = {
+        "realtimeqa_articles": rtqa_count,
+        "reuters_distractors": len(articles) - rtqa_count - 1,
+        "sample_articles": 1,
+    }
+    for group in ("sample", "topical"):
+        counts[f"{group}_answerable"] = sum(q.group == group for q in questions)
+        counts[f"{group}_unanswerable"] = 0
+    return Corpus(articles, questions, counts, cleaner)
+
+
+def _rtqa_article(r: dict[str, Any], clean: Callable[[str], str]) -> tuple[str, Article]:
+    return (
+        f"realtimeqa:{r['id']}",
+        Article(
+            text=clean(r["text"]),
+            title=r["title"],
+            url=r.get("url"),
+            outlet=r.get("source"),
+            published=r.get("published"),
+            id=r["id"],
+        ),
+    )
+
+
+def _reuters_articles(distractors: int, clean: Callable[[str], str]) -> list[tuple[str, Article]]:
+    """Every ``k``-th Reuters document, ``distractors`` of them."""
+    if not distractors:
+        return []
+    reuters = list(read_jsonl(REUTERS_ARTICLES))
+    step = max(1, len(reuters) // distractors)
+    return [
+        (
+            f"reuters21578:{r['id']}",
+            Article(
+                text=clean(r["text"]),
+                title=r.get("title") or "",
+                outlet="Reuters",
+                published=r.get("published"),
+                id=r["id"],
+            ),
+        )
+        for r in reuters[::step][:distractors]
+    ]
+
+
+def _add_sample(
+    articles: list[tuple[str, Article]], questions: list[Question], clean: Callable[[str], str]
+) -> None:
+    """The VOA sample article and its questions (group ``sample``)."""
+    articles.append(
+        (
+            str(SAMPLE_ARTICLE.name),
+            Article(
+                text=clean(SAMPLE_ARTICLE.read_text(encoding="utf-8")),
+                title=SAMPLE_META["title"],
+                outlet=SAMPLE_META["outlet"],
+                published=SAMPLE_META["published"],
+                id=SAMPLE_META["id"],
+            ),
+        )
+    )
+    for number, r in enumerate(read_jsonl(SAMPLE_QUESTIONS), 1):
+        questions.append(
+            Question(
+                id=f"sample-{number}",
+                text=r["question"],
+                answer=r["answer"],
+                group="sample",
+                answerable=True,
+                labelled_articles=frozenset({SAMPLE_META["id"]}),
+            )
+        )
+
+
 def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corpus:
     """The questions of ``split`` and the articles they need, plus distractors and the sample.
 
@@ -271,66 +377,13 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
         for r in answerable:
             needed.update(r["retrieved_article_ids"])
 
-    articles: list[tuple[str, Article]] = []
-    for r in read_jsonl(RTQA_ARTICLES):
-        if r["id"] in needed:
-            articles.append(
-                (
-                    f"realtimeqa:{r['id']}",
-                    Article(
-                        text=clean(r["text"]),
-                        title=r["title"],
-                        url=r.get("url"),
-                        outlet=r.get("source"),
-                        published=r.get("published"),
-                        id=r["id"],
-                    ),
-                )
-            )
+    articles = [_rtqa_article(r, clean) for r in read_jsonl(RTQA_ARTICLES) if r["id"] in needed]
     missing = needed - {a.id for _, a in articles}
     if missing:
         raise SystemExit(f"{len(missing)} retrieved articles are missing from {RTQA_ARTICLES}")
     rtqa_count = len(articles)
-
-    reuters = list(read_jsonl(REUTERS_ARTICLES)) if distractors else []
-    step = max(1, len(reuters) // distractors) if distractors else 1
-    for r in reuters[::step][:distractors]:
-        articles.append(
-            (
-                f"reuters21578:{r['id']}",
-                Article(
-                    text=clean(r["text"]),
-                    title=r.get("title") or "",
-                    outlet="Reuters",
-                    published=r.get("published"),
-                    id=r["id"],
-                ),
-            )
-        )
-
-    articles.append(
-        (
-            str(SAMPLE_ARTICLE.name),
-            Article(
-                text=clean(SAMPLE_ARTICLE.read_text(encoding="utf-8")),
-                title=SAMPLE_META["title"],
-                outlet=SAMPLE_META["outlet"],
-                published=SAMPLE_META["published"],
-                id=SAMPLE_META["id"],
-            ),
-        )
-    )
-    for number, r in enumerate(read_jsonl(SAMPLE_QUESTIONS), 1):
-        questions.append(
-            Question(
-                id=f"sample-{number}",
-                text=r["question"],
-                answer=r["answer"],
-                group="sample",
-                answerable=True,
-                labelled_articles=frozenset({SAMPLE_META["id"]}),
-            )
-        )
+    articles += _reuters_articles(distractors, clean)
+    _add_sample(articles, questions, clean)
     for number, text in enumerate(OFF_TOPIC_QUESTIONS, 1):
         questions.append(Question(f"offtopic-{number}", text, None, "offtopic", False))
 
@@ -505,31 +558,35 @@ class Outcome:
     group: str
     answerable: bool
     answered: bool
+    highlight_rank: int | None  # the first rank whose bold sentence holds the answer
     quote_rank: int | None
     passage_rank: int | None
     hit_in_labelled: bool | None  # the first passage hit comes from a labelled article
     hit_similarity: float | None  # cosine of the first passage hit (None: lexical only)
     top_article: str | None
     seconds: float
+    chars_shown: int = 0  # characters of the excerpts shown (what a reader wades through)
 
 
-def ask_all(library: Library, questions: Iterable[Question]) -> list[Outcome]:
+def ask_all(library: Library, questions: Iterable[Question], top_k: int) -> list[Outcome]:
     outcomes = []
     for question in questions:
         started = time.perf_counter()
-        answer = library.ask(question.text, top_k=TOP_K)
+        answer = library.ask(question.text, top_k=top_k)
         seconds = time.perf_counter() - started
         outcomes.append(score(question, answer, seconds))
     return outcomes
 
 
 def score(question: Question, answer: Answer, seconds: float) -> Outcome:
-    quote_rank = passage_rank = None
+    highlight_rank = quote_rank = passage_rank = None
     hit_in_labelled = None
     hit_similarity = None
     if question.answer is not None:
         pattern = answer_pattern(question.answer)
         for item in answer.passages:
+            if highlight_rank is None and contains(pattern, item.quote.highlight):
+                highlight_rank = item.rank
             if quote_rank is None and contains(pattern, item.quote.text):
                 quote_rank = item.rank
             if passage_rank is None and contains(pattern, item.passage.chunk.text):
@@ -541,24 +598,29 @@ def score(question: Question, answer: Answer, seconds: float) -> Outcome:
         group=question.group,
         answerable=question.answerable,
         answered=answer.answered,
+        highlight_rank=highlight_rank,
         quote_rank=quote_rank,
         passage_rank=passage_rank,
         hit_in_labelled=hit_in_labelled,
         hit_similarity=hit_similarity,
         top_article=answer.passages[0].passage.article.article_id if answer.passages else None,
         seconds=seconds,
+        chars_shown=sum(len(item.quote.text) for item in answer.passages),
     )
 
 
 def langchain_outcomes(
     corpus: Corpus, args: argparse.Namespace
-) -> tuple[list[Outcome], dict[str, Any]]:
+) -> tuple[list[Outcome], list[Outcome], dict[str, Any]]:
     """Build (or reuse) the LangChain baseline index on this corpus and ask every question.
 
-    LangChain returns chunks, not quotes, and always answers: its quote columns stay empty
-    and its "nothing found" rates are zero by construction.
+    Two rows: its passages as they come (no highlight, every character shown), and the naive
+    highlight a developer would add, each passage's best-cosine sentence shown alone. LangChain
+    always answers: its "nothing found" rates are zero by construction.
     """
     from langchain_pipeline import DESCRIPTION, LangChainPipeline
+
+    from newsbot.text import passage_sentences
 
     directory = Path(args.workdir).expanduser().resolve() / f"langchain-{corpus.articles_key()}"
     marker = directory / INDEX_COMPLETE
@@ -578,35 +640,43 @@ def langchain_outcomes(
         }
         marker.write_text(json.dumps(report, indent=2))
     log(f"LangChain index: {report['chunks']} chunks, built in {report['seconds']:.0f} s")
-    outcomes = []
+    passages, sentences = [], []
     for question in corpus.questions:
         started = time.perf_counter()
-        hits, _ = pipeline.search(question.text, TOP_K)
+        hits, _ = pipeline.search(question.text, args.top_k)
         seconds = time.perf_counter() - started
-        rank = None
-        in_labelled = None
-        if question.answer is not None:
-            pattern = answer_pattern(question.answer)
-            for number, hit in enumerate(hits, 1):
-                if contains(pattern, hit.text):
-                    rank = number
-                    in_labelled = hit.article_id in question.labelled_articles
-                    break
-        outcomes.append(
-            Outcome(
+        query = np.asarray(pipeline.embeddings.embed_query(question.text))
+        best = []
+        for hit in hits:
+            spans = passage_sentences(hit.text)
+            texts = [hit.text[a:b] for a, b in spans]
+            vectors = np.asarray(pipeline.embeddings.embed_documents(texts))
+            best.append(texts[int(np.argmax(vectors @ query))])
+        pattern = answer_pattern(question.answer) if question.answer is not None else None
+        for texts in ([h.text for h in hits], best):
+            ranks = [n for n, t in enumerate(texts, 1) if pattern and contains(pattern, t)]
+            first = ranks[0] if ranks else None
+            outcome = Outcome(
                 question_id=question.id,
                 group=question.group,
                 answerable=question.answerable,
                 answered=bool(hits),
+                highlight_rank=first if texts is best else None,
                 quote_rank=None,
-                passage_rank=rank,
-                hit_in_labelled=in_labelled,
+                passage_rank=first,
+                hit_in_labelled=(
+                    hits[first - 1].article_id in question.labelled_articles if first else None
+                ),
                 hit_similarity=None,
                 top_article=hits[0].article_id if hits else None,
                 seconds=seconds,
+                chars_shown=sum(len(t) for t in texts),
             )
-        )
-    return outcomes, report
+            (sentences if texts is best else passages).append(outcome)
+    # The sentence row shows sentences: its passage columns are the passages'.
+    for sentence, passage in zip(sentences, passages, strict=True):
+        sentence.passage_rank = passage.passage_rank
+    return passages, sentences, report
 
 
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
@@ -616,6 +686,9 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     if answerable:
         n = len(answerable)
         for k in RECALL_AT:
+            metrics[f"highlight_r@{k}"] = (
+                sum(o.highlight_rank is not None and o.highlight_rank <= k for o in answerable) / n
+            )
             metrics[f"quote_r@{k}"] = (
                 sum(o.quote_rank is not None and o.quote_rank <= k for o in answerable) / n
             )
@@ -624,6 +697,8 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             )
         metrics["mrr"] = sum(1 / o.passage_rank for o in answerable if o.passage_rank) / n
         metrics["answered"] = sum(o.answered for o in answerable) / n
+        shown = [o.chars_shown for o in answerable if o.answered]
+        metrics["chars_shown"] = statistics.mean(shown) if shown else None
         hits = [o for o in answerable if o.passage_rank is not None]
         metrics["hits_from_labelled_article"] = (
             sum(bool(o.hit_in_labelled) for o in hits) / len(hits) if hits else None
@@ -714,16 +789,19 @@ def _pct(value: float | None) -> str:
 
 
 def results_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    recalls = [f"R@{k} {kind}" for kind in ("highlight", "quote", "passage") for k in RECALL_AT]
     header = (
-        "| variant | R@1 quote | R@3 quote | R@5 quote | R@1 passage | R@3 passage "
-        "| R@5 passage | MRR | answered | nothing found: unanswerable | nothing found: "
+        "| variant | "
+        + " | ".join(recalls)
+        + " | chars shown | MRR | answered | nothing found: unanswerable | nothing found: "
         "off-topic | p50 ms | p95 ms |"
     )
-    lines = [header, "|" + "---|" * 13]
+    lines = [header, "|" + "---|" * (len(recalls) + 8)]
     for name, m in rows:
         cells = [name]
-        cells += [_pct(m.get(f"quote_r@{k}")) for k in RECALL_AT]
-        cells += [_pct(m.get(f"passage_r@{k}")) for k in RECALL_AT]
+        for kind in ("highlight", "quote", "passage"):
+            cells += [_pct(m.get(f"{kind}_r@{k}")) for k in RECALL_AT]
+        cells.append("-" if m.get("chars_shown") is None else f"{m['chars_shown']:.0f}")
         cells.append("-" if "mrr" not in m else f"{m['mrr']:.3f}")
         cells.append(_pct(m.get("answered")))
         cells.append(_pct(m.get("nothing_found")))
@@ -777,7 +855,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--split", choices=("dev", "test", "both"), default="dev")
+    parser.add_argument(
+        "--split",
+        choices=("dev", "test", "both", "topical"),
+        default="dev",
+        help="topical: the sample among the RealTimeQA texts on Afghanistan or the Taliban "
+        "and --distractors Reuters texts, asked questions about the sample",
+    )
     parser.add_argument(
         "--questions",
         type=int,
@@ -786,6 +870,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="only the first N answerable and first N unanswerable questions of each split",
     )
     parser.add_argument("--distractors", type=int, default=1000, metavar="N")
+    parser.add_argument(
+        "--top-k", type=int, default=TOP_K, help="excerpts per answer (default: %(default)s)"
+    )
     chunking = ChunkSettings()
     parser.add_argument("--max-tokens", type=int, default=chunking.max_tokens)
     parser.add_argument(
@@ -858,7 +945,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine_at_start = machine_line()
     version = code_version()  # the code imported now is the code measured
     started = time.perf_counter()
-    corpus = load_corpus(args.split, args.questions, args.distractors)
+    corpus = (
+        load_topical_corpus(args.distractors)
+        if args.split == "topical"
+        else load_corpus(args.split, args.questions, args.distractors)
+    )
     timings["load_data_s"] = time.perf_counter() - started
     log(f"corpus: {len(corpus.articles)} articles, {len(corpus.questions)} questions")
 
@@ -877,7 +968,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants = [v for v in variants if v.name in wanted]
     try:
         started = time.perf_counter()
-        library.ask("warm-up question about the news", top_k=TOP_K)  # loads the model
+        library.ask("warm-up question about the news", top_k=args.top_k)  # loads the model
         timings["model_load_s"] = time.perf_counter() - started
         if args.reuse_embeddings:
             memo = MemoEmbedder(library.embedder)
@@ -890,7 +981,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 update={"search": base.search.model_copy(update=variant.search)}
             )
             started = time.perf_counter()
-            results[variant.name] = ask_all(library, corpus.questions)
+            results[variant.name] = ask_all(library, corpus.questions, args.top_k)
             timings[f"variant {variant.name} s"] = time.perf_counter() - started
             log(f"  {variant.name}: {timings[f'variant {variant.name} s']:.0f} s")
         library.settings = base
@@ -910,7 +1001,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             library.settings = base.model_copy(
                 update={"search": base.search.model_copy(update=floor_update(base.search, floor))}
             )
-            sweep[floor] = {o.question_id: o for o in ask_all(library, corpus.questions)}
+            sweep[floor] = {
+                o.question_id: o for o in ask_all(library, corpus.questions, args.top_k)
+            }
             log(f"  floor {floor:.2f} done")
         library.settings = base
         timings["floor_sweep_s"] = time.perf_counter() - started
@@ -920,11 +1013,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     langchain_report: dict[str, Any] | None = None
     if args.langchain:
         started = time.perf_counter()
-        results[LANGCHAIN], langchain_report = langchain_outcomes(corpus, args)
+        results[LANGCHAIN], results[LANGCHAIN_SENTENCE], langchain_report = langchain_outcomes(
+            corpus, args
+        )
         timings["langchain_s"] = time.perf_counter() - started
 
     groups = [g for g in ("dev", "test") if any(q.group == g for q in corpus.questions)]
     groups.append("sample")
+    if any(q.group == "topical" for q in corpus.questions):
+        groups.append("topical")
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for position, (name, outcomes) in enumerate(results.items()):
         offtopic = [o for o in outcomes if o.group == "offtopic"]
@@ -934,9 +1031,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary[name][group] = summarise([o for o in outcomes if o.group == group])
             summary[name][group]["offtopic_nothing_found"] = refused
             summary[name][group]["latency_warm"] = args.reuse_embeddings and position > 0
-            if name == LANGCHAIN:  # chunks, not quotes: no quote recall to report
+            if name in (LANGCHAIN, LANGCHAIN_SENTENCE):  # no quotes to report
                 for k in RECALL_AT:
                     summary[name][group][f"quote_r@{k}"] = None
+            if name == LANGCHAIN:  # passages, no bold sentence
+                for k in RECALL_AT:
+                    summary[name][group][f"highlight_r@{k}"] = None
     floor_tables: dict[str, list[dict[str, Any]]] = {}
     if sweep:
         for group in groups[:-1]:
@@ -953,7 +1053,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"max_tokens={base.chunking.max_tokens} overlap={base.chunking.overlap_sentences} "
         f"embed_title={base.chunking.embed_title} vectors={base.chunking.vectors}; "
         f"base search {base.search.model_dump()}; "
-        f"top_k={TOP_K}"
+        f"top_k={args.top_k}"
     )
     print(
         f"corpus: {corpus.counts['realtimeqa_articles']} RealTimeQA + "
@@ -984,6 +1084,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dev": "dev (weeks < 20260101: tune on these)",
             "test": "test (weeks >= 20260101: report only, never tune)",
             "sample": "sample article (tests/fixtures/sample_questions.jsonl)",
+            "topical": "sample article, topical questions (tests/fixtures/topical_questions.jsonl)",
         }[group]
         print(
             f"## {title}: {any_variant['answerable']} answerable, "

@@ -201,7 +201,7 @@ class EmbeddingSettings(_Section):
     )
     # onnx-int8 by default: the same recall as torch on the development and held-out
     # questions, 1.5x its ingest speed and a fifth of its time per question, and a process
-    # that never imports torch (README, "Embedding backends").
+    # that never imports torch (benchmarks/README.md, "Embedding backends").
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
         description="onnx-int8 (the model exported to ONNX once, locally, with int8 weights, "
@@ -279,9 +279,9 @@ class SearchSettings(_Section):
         ge=-1,
         le=1,
         description="Lower answer floor for a passage that BM25 and the dense side both rank "
-        "in their top 5; one they both rank first needs only passage_min_similarity (README, "
-        "'Quality': 0.3 refuses 77 % of off-topic questions against 58 % at 0.25, and answers "
-        "as many real ones).",
+        "in their top 5; one they both rank first needs only passage_min_similarity "
+        "(benchmarks/README.md, 'Relevance floor': 0.3 refuses 77 % of off-topic questions "
+        "against 58 % at 0.25, and answers as many real ones).",
     )
     passage_min_similarity: float = Field(
         0.25,
@@ -290,11 +290,12 @@ class SearchSettings(_Section):
         description="Passage floor: passages below this cosine similarity are never shown.",
     )
     quote_chars: int = Field(
-        800,
+        400,
         ge=80,
         le=2000,
-        description="A quote is the passage's best sentence and its next best ones (joined "
-        "by ' … ' where they are not adjacent) while it stays within this many characters.",
+        description="An excerpt is the sentence that answers (in bold) and up to two "
+        "sentences beside it for context, while it stays within this many characters (a "
+        "longer answering sentence is shown alone, whole).",
     )
     lexical_max_df: float = Field(
         0.1,
@@ -308,14 +309,15 @@ class SearchSettings(_Section):
         4,
         ge=0,
         description="BM25 searches at most this many of the question's words, the rarest "
-        "(0: all): common words cost the most time and add the least (README, 'Quality').",
+        "(0: all): common words cost the most time and add the least (benchmarks/README.md).",
     )
     rerank: int = Field(
-        0,
+        10,
         ge=0,
         le=100,
-        description="Quote this many of the best passages and reorder them by how well their "
-        "best sentence matches the question (0: keep the retrieval order).",
+        description="Weigh the sentences of this many of the best passages and show first "
+        "the passages whose sentence answers best (0: the retrieval order; "
+        "benchmarks/README.md).",
     )
 
 

@@ -55,7 +55,9 @@ from newsbot.models import (
     Passage,
     ReindexReport,
 )
-from newsbot.search import diversify, fuse, rerank_by_quote
+from newsbot.question import analyse
+from newsbot.search import diversify, fuse
+from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import passage_sentences, valid_unicode
 
 log = logging.getLogger(__name__)
@@ -284,7 +286,7 @@ class Library:
         self._writes_refused: str | None = None
         # BM25 needs only the question's words, so it runs beside the question's embedding and
         # dense search (tantivy and onnxruntime release the GIL): a question waits for the
-        # slower of the two, not their sum (README, question latency).
+        # slower of the two, not their sum (benchmarks/README.md, "Question latency").
         self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
         # A write's BM25 rows are committed beside its Chroma chunks, not after them.
         self._lexical_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-write")
@@ -792,7 +794,7 @@ class Library:
             )
             # The chunk's sentences, read in it by the same forward pass, are what quoting
             # scores against the question: keeping them now means no question waits for the
-            # model to embed its passages' sentences (README, "Question latency").
+            # model to embed its passages' sentences (benchmarks/README.md, "Question latency").
             texts, rows = [], []
             for (_, chunk), chunk_spans, pooled in zip(
                 chunks, spans, sentence_vectors, strict=True
@@ -807,7 +809,7 @@ class Library:
         # Each sentence embedded once, though overlapping chunks share some: ~25% fewer
         # tokens than embedding the chunks, and the vectors are kept, so quoting needs no
         # model call. The price is recall: the mean of a chunk's sentence vectors retrieves
-        # worse than the chunk's own vector (README, "Quality").
+        # worse than the chunk's own vector (benchmarks/README.md).
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)
         per_chunk = [[c.text[a:b] for a, b in passage_sentences(c.text)] for _, c in chunks]
@@ -1119,15 +1121,17 @@ class Library:
         if not candidates:
             return Answer(question)
         quotes = select_quotes(
-            question,
+            analyse(question),
             question_vector,
             [c.chunk for c in candidates],
+            [PassageInfo(rank, c.chunk.index == 0) for rank, c in enumerate(candidates)],
             lambda texts: self.sentences.embed(texts, self.embedder.embed),
             max_chars=search.quote_chars,
         )
         quoted = list(zip(candidates, quotes, strict=True))
         if search.rerank:
-            quoted = rerank_by_quote(quoted, rrf_k=search.rrf_k)
+            # The passages whose sentences answer best come first.
+            quoted.sort(key=lambda pair: -pair[1].score)
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
@@ -1156,7 +1160,7 @@ class Library:
         answers them, and long off-topic ones score high against unrelated news. A passage
         both retrievers put in their top ranks is strong evidence at a lower similarity, and
         one both put first at the passage floor itself. Measured on RealTimeQA development
-        questions and off-topic questions (README).
+        questions and off-topic questions (benchmarks/README.md, "Relevance floor").
         """
         search = self.settings.search
         if not dense:

@@ -174,6 +174,8 @@ class AnsweredPassage:
             "source": article.outlet,
             "published": article.published,
             "quote": self.quote.text,
+            # The sentence that answers (bold in Telegram and on a terminal), verbatim.
+            "highlight": self.quote.highlight,
             # The verbatim pieces the quote joins, for a consumer that checks or links them.
             "excerpts": [
                 chunk.text[a - chunk.start : b - chunk.start] for a, b in self.quote.excerpts

@@ -1,5 +1,4 @@
-"""Dense and lexical retrieval fused by reciprocal rank, diversified across articles, and
-optionally reordered by the quotes of the passages."""
+"""Dense and lexical retrieval fused by reciprocal rank, and diversified across articles."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from newsbot.index.lexical import LexicalHit
-from newsbot.models import Chunk, Quote
+from newsbot.models import Chunk
 
 
 @dataclass(slots=True)
@@ -73,16 +72,6 @@ def diversify(candidates: Sequence[Candidate], *, per_article: int, limit: int) 
                 take(cand, cap)
     position = {id(c): i for i, c in enumerate(candidates)}
     return sorted(chosen, key=lambda c: position[id(c)])
-
-
-def rerank_by_quote(
-    quoted: Sequence[tuple[Candidate, Quote]], *, rrf_k: int
-) -> list[tuple[Candidate, Quote]]:
-    """Fuse the retrieval order with the order of the quotes' scores, by reciprocal rank."""
-    by_quote = sorted(range(len(quoted)), key=lambda i: -quoted[i][1].score)
-    quote_rank = {i: rank for rank, i in enumerate(by_quote, 1)}
-    fused = {i: 1 / (rrf_k + i + 1) + 1 / (rrf_k + quote_rank[i]) for i in range(len(quoted))}
-    return [quoted[i] for i in sorted(fused, key=lambda i: -fused[i])]
 
 
 def _mostly_overlaps(a: Chunk, b: Chunk) -> bool:

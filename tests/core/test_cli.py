@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsbot.cli import app
+from newsbot.library import Library
 from newsbot.models import QUOTE_GAP
 from tests.conftest import FIXTURES, SAMPLE
 from tests.store_checks import run_cli
@@ -102,6 +103,7 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
         "source",
         "published",
         "quote",
+        "highlight",
         "excerpts",
         "text",
         "score",
@@ -109,9 +111,14 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
     assert first["rank"] == 1 and QUOTE_GAP.join(first["excerpts"]) == first["quote"]
     for excerpt in first["excerpts"]:
         assert excerpt in first["text"] and excerpt in SAMPLE.read_text(encoding="utf-8")
+    # The bold sentence: verbatim, inside its quote and its article, and it answers.
+    assert first["highlight"] in first["quote"]
+    assert first["highlight"] in SAMPLE.read_text(encoding="utf-8")
+    assert "Taliban" in first["highlight"]
 
     code, out, _ = invoke("ask", "Who took control of the Panjshir valley?")
     assert code == 0 and "Panjshir" in out and "“" in out
+    assert first["highlight"] in out
 
     code, out, _ = invoke("ask", "How do I bake sourdough bread at home?")
     assert code == 0 and "Nothing in the library answers" in out
@@ -254,3 +261,26 @@ def test_a_damaged_pdf_is_one_line_without_pypdfs_warnings(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "report.pdf" in result.stdout + result.stderr
     assert "EOF marker" not in result.stderr and "WARNING" not in result.stderr, result.stderr
+
+
+def test_ask_prints_the_answering_sentence_bold_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, library: Library, sample_text: str
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from newsbot import cli
+
+    library.add_text(sample_text, title="Massoud Vows to Fight on")
+    answer = library.ask("Who took control of the Panjshir valley?", top_k=1)
+    terminal = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=terminal, force_terminal=True, width=2000))
+    cli._print_answer(answer)
+    quote = answer.passages[0].quote
+    assert f"\x1b[1;33m{quote.highlight}\x1b[0m" in terminal.getvalue()
+    # Not a terminal (a pipe, a file): the same words, no escape codes.
+    plain = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=plain, width=2000))
+    cli._print_answer(answer)
+    assert quote.highlight in plain.getvalue() and "\x1b[" not in plain.getvalue()

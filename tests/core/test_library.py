@@ -151,14 +151,15 @@ def test_answers_with_exact_quotes_and_sources(stocked: Library, sample_text: st
                     == sample_text[passage.passage.chunk.start : passage.passage.chunk.end]
                 )
             assert all(excerpt in passage.passage.chunk.text for excerpt in excerpts(quote))
-        if any(item["answer"].lower() in p.quote.text.lower() for p in answer.passages):
+        if any(item["answer"].lower() in p.quote.highlight.lower() for p in answer.passages):
             hits += 1
     # The sample questions are answerable from the sample. Measured with 256-token chunks:
-    # 16 of 20 answers appear in a top-3 quote, and one question is refused (its best chunk's
-    # cosine, 0.24, is under the passage floor: a detail diluted in a long chunk; README,
-    # "Quality"). Guard against a regression below 15 hits or above one refusal.
+    # 13 of 20 answers are in the bold sentence of a top-3 excerpt (one is in a byline, which
+    # is never bold), and one question is refused (its best chunk's cosine, 0.24, is under the
+    # passage floor: a detail diluted in a long chunk). Guard against a regression below 11
+    # or above one refusal; the measured numbers are benchmarks/quality.py's.
     assert len(refused) <= 1, refused
-    assert hits / len(questions) >= 0.75, f"{hits}/{len(questions)}"
+    assert hits / len(questions) >= 0.55, f"{hits}/{len(questions)}"
 
 
 def test_top_answer_for_the_headline_question(stocked: Library) -> None:
@@ -430,7 +431,7 @@ def test_a_question_with_undecodable_characters_is_answered(stocked: Library) ->
 
 def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_text: str) -> None:
     question = "What did Massoud say about the resistance?"
-    stocked.settings.search.quote_chars = 420
+    stocked.settings.search.quote_chars = 150
     short = stocked.ask(question, top_k=3)
     stocked.settings.search.quote_chars = 800
     long = stocked.ask(question, top_k=3)
@@ -440,16 +441,17 @@ def test_longer_quotes_stay_exact_and_within_the_limit(stocked: Library, sample_
         assert all(excerpt in after.passage.chunk.text for excerpt in excerpts(quote))
         if after.passage.article.title.startswith("Massoud"):
             assert_verbatim(quote, sample_text)
-        # A longer allowance only adds sentences to the same best one.
+        # A longer allowance only adds context to the same answer.
         assert quote.highlight == before.quote.highlight
-        assert len(before.quote.text) <= 420 or before.quote.text == before.quote.highlight
+        assert before.quote.highlight in before.quote.text and quote.highlight in quote.text
+        assert len(before.quote.text) <= 150 or before.quote.text == before.quote.highlight
         assert len(quote.text) <= 800 or quote.text == quote.highlight
     assert sum(len(p.quote.text) for p in long.passages) > sum(
         len(p.quote.text) for p in short.passages
     )
 
 
-def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None:
+def test_rerank_orders_passages_by_their_answering_sentence(stocked: Library) -> None:
     question = "Who took control of the Panjshir valley?"
     stocked.settings.search.rerank = 0
     plain = stocked.ask(question, top_k=5)
@@ -457,29 +459,14 @@ def test_rerank_orders_passages_by_their_best_sentence(stocked: Library) -> None
     reranked = stocked.ask(question, top_k=5)
     assert reranked.answered and len(reranked.passages) >= 3
     assert [p.rank for p in reranked.passages] == list(range(1, len(reranked.passages) + 1))
-    # Reciprocal rank fusion of retrieval order and quote order: the passage whose best
-    # sentence matches best ranks no lower than second, and the answer leads.
+    # The passage whose bold sentence answers best comes first, the others in that order.
     scores = [p.quote.score for p in reranked.passages]
-    assert scores.index(max(scores)) <= 1
+    assert scores == sorted(scores, reverse=True)
     assert "Taliban" in reranked.passages[0].quote.highlight
     # Without reranking the order is retrieval's, whatever the quotes score.
     assert [p.passage.score for p in plain.passages] == sorted(
         (p.passage.score for p in plain.passages), reverse=True
     )
-
-
-def test_rerank_fuses_retrieval_and_quote_order() -> None:
-    from newsbot.models import Chunk, Quote
-    from newsbot.search import Candidate, rerank_by_quote
-
-    def item(i: int, quote_score: float) -> tuple[Candidate, Quote]:
-        return Candidate(Chunk(f"a{i}", 0, 0, 5, "text.")), Quote("text.", 0, 5, 0, 5, quote_score)
-
-    quoted = [item(0, 0.0), item(1, 0.25), item(2, 0.9), item(3, 0.3), item(4, 0.1)]
-    order = [c.chunk.article_id for c, _ in rerank_by_quote(quoted, rrf_k=1)]
-    # a2: 1/4 + 1/2 beats a0: 1/2 + 1/6 (first retrieved, worst quote), a1: 1/3 + 1/4 and
-    # a3: 1/5 + 1/3; a4 is low on both.
-    assert order == ["a2", "a0", "a1", "a3", "a4"]
 
 
 def test_chunks_stored_by_an_older_newsbot_still_answer(

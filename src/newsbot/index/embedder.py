@@ -87,7 +87,7 @@ class Embedder:
 
         A span's vector is the mean of the model's output vectors of the tokens inside it, unit
         length: a sentence read in its passage. It costs no extra model call, and picks quotes
-        as well as embedding each sentence on its own (README, "Quality"). A span the model
+        as well as embedding each sentence on its own (benchmarks/README.md). A span the model
         never saw (past its length limit) gets a zero row, and so does every span when the
         model's text vector is not the mean of its token vectors (another pooling, or a
         projection after it): such a span's vector would live in another space.

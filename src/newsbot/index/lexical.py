@@ -7,7 +7,7 @@ fingerprint of the registry (kept in its meta file) tells when it must be.
 tantivy rather than SQLite FTS5 (the engine until 2026-11-26): FTS5 scores every chunk that
 holds a searched word, tantivy skips the blocks that cannot reach the top (block-max WAND).
 Measured on 84,257 chunks of ../shared/eval, 200 questions: FTS5 p50 / p95 9.1 / 28.2 ms,
-tantivy 0.9 / 5.3 (README, "Question latency").
+tantivy 0.9 / 5.3 (benchmarks/README.md, "Question latency").
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 def pack(vector: np.ndarray) -> bytes:
     """A vector as its scale (float32) and int8 components: half the bytes of float16, and
-    quote recall unchanged (README, "Quality")."""
+    quote recall unchanged (benchmarks/README.md)."""
     values = np.asarray(vector, dtype=np.float32)
     scale = float(np.abs(values).max()) / 127 or 1.0
     return np.float32(scale).tobytes() + np.round(values / scale).astype(np.int8).tobytes()
