@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -79,38 +80,35 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def reuters_article(record: dict[str, Any]) -> Article:
+    """A Reuters-21578 document as an article, cleaned as the library's JSON Lines ingest does."""
+    return Article(
+        text=clean_text(record["text"]),
+        title=record.get("title") or "",
+        outlet="Reuters",
+        published=record.get("published"),
+        id=record["id"],
+    )
+
+
+def rtqa_article(record: dict[str, Any]) -> Article:
+    """A RealTimeQA news page as an article, cleaned as the library's ingest does."""
+    return Article(
+        text=clean_text(record["text"]),
+        title=record["title"],
+        url=record.get("url"),
+        outlet=record.get("source"),
+        published=record.get("published"),
+        id=record["id"],
+    )
+
+
 def reuters_articles(limit: int | None = None) -> list[Article]:
-    """Reuters-21578 documents as articles, cleaned as the library's JSON Lines ingest does."""
-    articles = []
-    for record in read_jsonl(REUTERS_ARTICLES):
-        articles.append(
-            Article(
-                text=clean_text(record["text"]),
-                title=record.get("title") or "",
-                outlet="Reuters",
-                published=record.get("published"),
-                id=record["id"],
-            )
-        )
-        if limit is not None and len(articles) >= limit:
-            break
-    return articles
+    """Reuters-21578 documents as articles."""
+    records = read_jsonl(REUTERS_ARTICLES)
+    return [reuters_article(r) for r in itertools.islice(records, limit)]
 
 
 def rtqa_articles(limit: int | None = None) -> list[Article]:
-    """RealTimeQA news pages as articles, cleaned as the library's ingest does."""
-    articles = []
-    for record in read_jsonl(RTQA_ARTICLES):
-        articles.append(
-            Article(
-                text=clean_text(record["text"]),
-                title=record["title"],
-                url=record.get("url"),
-                outlet=record.get("source"),
-                published=record.get("published"),
-                id=record["id"],
-            )
-        )
-        if limit is not None and len(articles) >= limit:
-            break
-    return articles
+    """RealTimeQA news pages as articles."""
+    return [rtqa_article(r) for r in itertools.islice(read_jsonl(RTQA_ARTICLES), limit)]

@@ -31,7 +31,7 @@ import statistics
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -48,6 +48,8 @@ from common import (
     machine_line,
     percentile,
     read_jsonl,
+    reuters_article,
+    rtqa_article,
 )
 
 import newsbot
@@ -59,6 +61,7 @@ from newsbot.config import (
     load_settings,
 )
 from newsbot.index.embedder import Embedder
+from newsbot.ingest.extract import clean_text
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
 
@@ -232,27 +235,19 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
 
 
-def _text_cleaner() -> tuple[Callable[[str], str], str]:
-    """``clean_text`` of the ingest code, which the library's JSON Lines path applies too."""
-    try:
-        from newsbot.ingest.extract import clean_text
-    except ImportError:
-        return (lambda text: text.strip()), "none (newsbot.ingest.extract.clean_text missing)"
-    return clean_text, "newsbot.ingest.extract.clean_text"
-
-
 def load_topical_corpus(distractors: int) -> Corpus:
     """The sample among every RealTimeQA article that mentions Afghanistan or the Taliban and
     ``distractors`` Reuters texts, asked the sample's questions (``sample`` and ``topical``)
     and the off-topic ones: can newsbot still find the one article that answers?"""
-    clean, cleaner = _text_cleaner()
     articles = [
-        _rtqa_article(r, clean) for r in read_jsonl(RTQA_ARTICLES) if TOPICAL.search(r["text"])
+        (f"realtimeqa:{r['id']}", rtqa_article(r))
+        for r in read_jsonl(RTQA_ARTICLES)
+        if TOPICAL.search(r["text"])
     ]
     rtqa_count = len(articles)
-    articles += _reuters_articles(distractors, clean)
+    articles += _reuters_articles(distractors)
     questions: list[Question] = []
-    _add_sample(articles, questions, clean)
+    _add_sample(articles, questions)
     for number, r in enumerate(read_jsonl(TOPICAL_QUESTIONS), 1):
         questions.append(
             Question(
@@ -264,63 +259,25 @@ def load_topical_corpus(distractors: int) -> Corpus:
                 frozenset({SAMPLE_META["id"]}),
             )
         )
-    for number, text in enumerate(OFF_TOPIC_QUESTIONS, 1):
-        questions.append(Question(f"offtopic-{number}", text, None, "offtopic", False))
-    counts = {
-        "realtimeqa_articles": rtqa_count,
-        "reuters_distractors": len(articles) - rtqa_count - 1,
-        "sample_articles": 1,
-    }
-    for group in ("sample", "topical"):
-        counts[f"{group}_answerable"] = sum(q.group == group for q in questions)
-        counts[f"{group}_unanswerable"] = 0
-    return Corpus(articles, questions, counts, cleaner)
+    return _corpus(articles, questions, rtqa_count)
 
 
-def _rtqa_article(r: dict[str, Any], clean: Callable[[str], str]) -> tuple[str, Article]:
-    return (
-        f"realtimeqa:{r['id']}",
-        Article(
-            text=clean(r["text"]),
-            title=r["title"],
-            url=r.get("url"),
-            outlet=r.get("source"),
-            published=r.get("published"),
-            id=r["id"],
-        ),
-    )
-
-
-def _reuters_articles(distractors: int, clean: Callable[[str], str]) -> list[tuple[str, Article]]:
+def _reuters_articles(distractors: int) -> list[tuple[str, Article]]:
     """Every ``k``-th Reuters document, ``distractors`` of them."""
     if not distractors:
         return []
     reuters = list(read_jsonl(REUTERS_ARTICLES))
     step = max(1, len(reuters) // distractors)
-    return [
-        (
-            f"reuters21578:{r['id']}",
-            Article(
-                text=clean(r["text"]),
-                title=r.get("title") or "",
-                outlet="Reuters",
-                published=r.get("published"),
-                id=r["id"],
-            ),
-        )
-        for r in reuters[::step][:distractors]
-    ]
+    return [(f"reuters21578:{r['id']}", reuters_article(r)) for r in reuters[::step][:distractors]]
 
 
-def _add_sample(
-    articles: list[tuple[str, Article]], questions: list[Question], clean: Callable[[str], str]
-) -> None:
+def _add_sample(articles: list[tuple[str, Article]], questions: list[Question]) -> None:
     """The VOA sample article and its questions (group ``sample``)."""
     articles.append(
         (
             str(SAMPLE_ARTICLE.name),
             Article(
-                text=clean(SAMPLE_ARTICLE.read_text(encoding="utf-8")),
+                text=clean_text(SAMPLE_ARTICLE.read_text(encoding="utf-8")),
                 title=SAMPLE_META["title"],
                 outlet=SAMPLE_META["outlet"],
                 published=SAMPLE_META["published"],
@@ -350,7 +307,6 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
     are asked over the same corpus; their own retrieved articles are *not* added, so they test
     refusal on questions from the same weeks of news, not on the exact pages that fail them.
     """
-    clean, cleaner = _text_cleaner()
     groups = ["dev", "test"] if split == "both" else [split]
     questions: list[Question] = []
     needed: set[str] = set()
@@ -377,27 +333,37 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
         for r in answerable:
             needed.update(r["retrieved_article_ids"])
 
-    articles = [_rtqa_article(r, clean) for r in read_jsonl(RTQA_ARTICLES) if r["id"] in needed]
+    articles = [
+        (f"realtimeqa:{r['id']}", rtqa_article(r))
+        for r in read_jsonl(RTQA_ARTICLES)
+        if r["id"] in needed
+    ]
     missing = needed - {a.id for _, a in articles}
     if missing:
         raise SystemExit(f"{len(missing)} retrieved articles are missing from {RTQA_ARTICLES}")
     rtqa_count = len(articles)
-    articles += _reuters_articles(distractors, clean)
-    _add_sample(articles, questions, clean)
+    articles += _reuters_articles(distractors)
+    _add_sample(articles, questions)
+    return _corpus(articles, questions, rtqa_count)
+
+
+def _corpus(
+    articles: list[tuple[str, Article]], questions: list[Question], rtqa_count: int
+) -> Corpus:
+    """The corpus, with the off-topic questions added and every group counted."""
     for number, text in enumerate(OFF_TOPIC_QUESTIONS, 1):
         questions.append(Question(f"offtopic-{number}", text, None, "offtopic", False))
-
     counts = {
         "realtimeqa_articles": rtqa_count,
         "reuters_distractors": len(articles) - rtqa_count - 1,
         "sample_articles": 1,
     }
-    for group in ("dev", "test", "sample", "offtopic"):
+    for group in ("dev", "test", "sample", "topical", "offtopic"):
         members = [q for q in questions if q.group == group]
         if members:
             counts[f"{group}_answerable"] = sum(q.answerable for q in members)
             counts[f"{group}_unanswerable"] = sum(not q.answerable for q in members)
-    return Corpus(articles, questions, counts, cleaner)
+    return Corpus(articles, questions, counts, "newsbot.ingest.extract.clean_text")
 
 
 # ------------------------------------------------------------------------------------------
