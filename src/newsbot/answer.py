@@ -29,7 +29,8 @@ _REFERS_BACK = re.compile(
     r"|which|whose)\b",
     re.IGNORECASE,
 )
-# Far below any real sentence's score: a passage of nothing but furniture is shown last.
+# Far below any real sentence's score: a passage with no sentence that may answer (furniture,
+# headlines) is shown last.
 _NO_ANSWER = -1e6
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -62,30 +63,26 @@ def select_quotes(
     scores = sentence_ranker.scores(rows).tolist()
     furniture = [is_furniture(s) for s in sentences]
     minor = [not is_statement(s) for s in sentences]
+    bounds = np.cumsum([0] + [len(spans) for spans in spans_per_chunk]).tolist()
+    ranges = [range(bounds[i], bounds[i + 1]) for i in range(len(chunks))]
 
-    offsets = np.cumsum([0] + [len(spans) for spans in spans_per_chunk]).tolist()
-    per_chunk = [
-        (scores[offsets[i] : offsets[i + 1]], furniture[offsets[i] : offsets[i + 1]])
-        for i in range(len(chunks))
-    ]
-    best_first = sorted(
-        range(len(chunks)),
-        key=lambda i: (
-            -max((s for s, f in zip(*per_chunk[i], strict=True) if not f), default=_NO_ANSWER)
-        ),
-    )
+    def best_score(i: int) -> float:
+        return max(
+            (scores[j] for j in ranges[i] if not furniture[j] and not minor[j]),
+            default=_NO_ANSWER,
+        )
+
     quotes: dict[int, Quote] = {}
     shown: dict[str, list[tuple[int, int]]] = {}  # per article, absolute offsets of excerpts
-    for i in best_first:
-        chunk, spans = chunks[i], spans_per_chunk[i]
-        chunk_scores, chunk_furniture = per_chunk[i]
-        quoted = shown.setdefault(chunk.article_id, [])
+    for i in sorted(range(len(chunks)), key=best_score, reverse=True):
+        part = slice(bounds[i], bounds[i + 1])
+        quoted = shown.setdefault(chunks[i].article_id, [])
         quote = _build_quote(
-            chunk,
-            spans,
-            chunk_scores,
-            chunk_furniture,
-            minor[offsets[i] : offsets[i + 1]],
+            chunks[i],
+            spans_per_chunk[i],
+            scores[part],
+            furniture[part],
+            minor[part],
             quoted,
             max_chars,
         )
@@ -124,7 +121,8 @@ def _build_quote(
         or list(range(len(spans)))
     )
     best = max(eligible, key=scores.__getitem__)
-    score = scores[best] if not furniture[best] else _NO_ANSWER
+    # A passage whose best is furniture or a headline comes after every real answer.
+    score = scores[best] + (_NO_ANSWER if furniture[best] or minor[best] else 0.0)
     context = [not furniture[i] and not minor[i] and fresh(i) for i in range(len(spans))]
     chosen = _with_context(chunk.text, spans, scores, best, context, max_chars)
     return _quote(chunk, spans, chosen, best, score)

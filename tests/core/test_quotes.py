@@ -129,7 +129,8 @@ def test_a_headline_is_bold_only_when_nothing_else_is_left() -> None:
     assert is_statement("“We choose the latter,” he said of the last stand.")
     assert not is_statement("Officials met in Madrid.")  # too short to answer
     only, only_spans = passage(sentences=[headline])
-    assert quote_of(only, only_spans, [0.3]).highlight == headline
+    alone = quote_of(only, only_spans, [0.3])
+    assert alone.highlight == headline and alone.score < -1000  # shown after real answers
 
 
 def test_a_passage_of_furniture_alone_scores_as_no_answer() -> None:
