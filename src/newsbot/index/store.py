@@ -480,7 +480,7 @@ class ChromaStore:
             batch = chunks[start : start + self.max_batch]
             # The text goes in the metadata, not the document: embedded Chroma indexes every
             # document for a full-text search newsbot never asks for (BM25 is tantivy's), which
-            # cost about as much CPU as the rest of the write (README, "How it works").
+            # cost about as much CPU as the rest of the write (docs/architecture.md).
             self._chunks.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors[start : start + len(batch)],
