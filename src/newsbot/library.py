@@ -55,7 +55,7 @@ from newsbot.models import (
     Passage,
     ReindexReport,
 )
-from newsbot.question import analyse
+from newsbot.question import analyse, clean_question, has_words
 from newsbot.search import diversify, fuse
 from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import passage_sentences, valid_unicode
@@ -1082,8 +1082,8 @@ class Library:
 
         Returns an Answer with no passages when nothing in the library is relevant enough.
         """
-        question = valid_unicode(" ".join(question.split())[:MAX_QUESTION_CHARS])
-        if not any(ch.isalnum() for ch in question):
+        question = valid_unicode(clean_question(question, MAX_QUESTION_CHARS))
+        if not has_words(question):
             return Answer(question)
         search = self.settings.search
         limit = top_k or search.top_k

@@ -62,6 +62,16 @@ _TYPE_RULES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
 )
 
 
+def clean_question(text: str, limit: int) -> str:
+    """A question as it is searched: whitespace runs made one space, cut at ``limit``."""
+    return " ".join(text.split())[:limit]
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a letter or digit: emoji and punctuation alone ask nothing."""
+    return any(ch.isalnum() for ch in text)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionShape:
     """What the sentence ranker reads of a question."""

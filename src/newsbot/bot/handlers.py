@@ -50,6 +50,7 @@ from newsbot.ingest.extract import split_title_line
 from newsbot.ingest.sources import is_jsonl_name, is_url
 from newsbot.library import Library
 from newsbot.models import Answer, IngestResult, IngestStatus
+from newsbot.question import clean_question, has_words
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +340,7 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             f"{settings.max_question_length} characters.",
         )
         return
-    if not any(ch.isalnum() for ch in question):
+    if not has_words(question):
         await _reply(
             message,
             "Ask me a question in words, for example: <i>Who leads the resistance?</i>",
@@ -404,8 +405,13 @@ async def show_page(update: Update, context: NewsContext) -> None:
             reply_markup=answer_keyboard(query.data.answer, query.data.page, page_size),
         )
     except BadRequest as error:
-        if "not modified" not in error.message.lower():  # a double tap
+        if not _unchanged(error):  # a double tap
             raise
+
+
+def _unchanged(error: BadRequest) -> bool:
+    """Whether Telegram refused an edit because the message already reads so."""
+    return "not modified" in error.message.lower()
 
 
 async def show_passage(update: Update, context: NewsContext) -> None:
@@ -452,8 +458,8 @@ async def inline_query(update: Update, context: NewsContext) -> None:
         return
     services = context.services
     settings = services.settings.telegram
-    text = " ".join(query.query.split())[: settings.max_question_length]
-    if len(text) < 3 or not any(ch.isalnum() for ch in text):
+    text = clean_question(query.query, settings.max_question_length)
+    if len(text) < 3 or not has_words(text):
         await query.answer([], cache_time=10)
         return
     user_id = query.from_user.id
@@ -539,7 +545,7 @@ class _Status:
             await self.message.edit_text(text)
             self.text = text
         except BadRequest as error:
-            if "not modified" not in error.message.lower():
+            if not _unchanged(error):
                 raise
 
 

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newsbot.errors import NewsbotError
-from newsbot.ingest.fetch import without_credentials
 from newsbot.models import IngestResult, IngestStatus
+from newsbot.redact import without_credentials
 
 
 class FeedNotFoundError(NewsbotError):

@@ -38,6 +38,7 @@ from newsbot.config import INT8_SUFFIX, StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError, StoreInUseError
 from newsbot.index.orphans import remove_orphan_segments
 from newsbot.models import ArticleRecord, Chunk
+from newsbot.redact import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ R = TypeVar("R")
 
 _MODEL_KEY = "newsbot_model"
 _ACTIVE = "active"
-_CREDENTIALS = re.compile(r"//[^/@\s]*@")
 # Words of storage errors that mean "cannot write here" rather than "cannot reach".
 _NO_WRITE = (
     "disk is full",
@@ -123,7 +123,7 @@ def describe_failure(owner: object, error: BaseException) -> str:
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     line = text[0][:300] if text else type(error).__name__
-    return _CREDENTIALS.sub("//", line)  # never echo user:password@ of a URL
+    return without_credentials(line)
 
 
 def generation_names(prefix: str, generation: str) -> tuple[str, str, str]:

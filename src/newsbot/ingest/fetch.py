@@ -15,7 +15,6 @@ import dataclasses
 import email.message
 import ipaddress
 import posixpath
-import re
 import socket
 import threading
 import time
@@ -28,6 +27,7 @@ import httpx
 
 from newsbot.config import IngestSettings
 from newsbot.errors import BlockedAddressError, FetchError
+from newsbot.redact import without_credentials
 
 ALLOWED_CONTENT_TYPES = frozenset(
     {
@@ -177,21 +177,11 @@ def fetch_url(
         fetched = _fetch(url, settings, headers=headers, accept_types=accept_types)
     except FetchError as error:
         message = str(error)
-        cleaned = _CREDENTIALS.sub(r"\1", message)
+        cleaned = without_credentials(message)
         if cleaned != message:  # a password in a URL (or a redirect's) never reaches a message
             raise type(error)(cleaned) from None
         raise
     return dataclasses.replace(fetched, url=without_credentials(fetched.url))
-
-
-# "scheme://user:password@" anywhere in a message, in whatever encoding httpx printed it.
-_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
-
-
-def without_credentials(url: str) -> str:
-    """``url`` without its ``user:password@`` part: stored addresses are shown to everyone.
-    (A pattern, not a parser: it must also clean an address too broken to parse.)"""
-    return _CREDENTIALS.sub(r"\1", url, count=1)
 
 
 def _fetch(

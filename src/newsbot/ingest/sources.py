@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from newsbot.config import IngestSettings
 from newsbot.errors import IngestError
 from newsbot.ingest.extract import article_from_bytes, article_from_text, normalise_date
-from newsbot.ingest.fetch import fetch_url, without_credentials
+from newsbot.ingest.fetch import fetch_url
 from newsbot.models import Article
+from newsbot.redact import without_credentials
 from newsbot.text import valid_unicode
 
 _log = logging.getLogger(__name__)
