@@ -329,3 +329,27 @@ def test_connection_refused(private_ok: IngestSettings) -> None:
     with pytest.raises(FetchError, match=r"cannot connect to 127\.0\.0\.1 fetching") as info:
         fetch_url(f"http://127.0.0.1:{port}/", private_ok)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://alice:s3cret@news.example/a", "https://news.example/a"),
+        (
+            "failed: http://a:b@h:8080/x, then //u:p@server",
+            "failed: http://h:8080/x, then //server",
+        ),
+        # An @ inside the user part: nothing of it is left.
+        ("http://alice@home:s3cret@host/x?q=1", "http://host/x?q=1"),
+        ("HTTP://U:P@H/", "HTTP://H/"),
+        (
+            "an address to follow: http://h/?next=//u:p@evil",
+            "an address to follow: http://h/?next=//evil",
+        ),
+        ("mail alice@example.org about it", "mail alice@example.org about it"),
+    ],
+)
+def test_credentials_are_removed_from_addresses_and_messages(text: str, shown: str) -> None:
+    from newsbot.redact import without_credentials
+
+    assert without_credentials(text) == shown
