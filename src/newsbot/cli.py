@@ -431,7 +431,7 @@ def run() -> None:
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
     _configure_logging(logging.getLogger().level)
-    from newsbot.bot import run_bot
+    from newsbot.bot.app import run_bot
 
     try:
         run_bot(settings)
@@ -459,7 +459,7 @@ app.add_typer(feed_app, name="feed")
 
 @contextmanager
 def _feeds() -> Iterator[Any]:
-    from newsbot.feeds import FeedManager
+    from newsbot.feeds.manager import FeedManager
 
     with _library() as library:
         yield FeedManager(library)

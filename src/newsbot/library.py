@@ -30,7 +30,7 @@ import numpy as np
 
 from newsbot.answer import select_quotes
 from newsbot.config import Settings
-from newsbot.errors import ArticleNotFoundError, IngestError, NewsbotError, StoreError
+from newsbot.errors import ArticleNotFoundError, IngestError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
@@ -1275,4 +1275,4 @@ def _lexical_path(settings: Settings) -> Path:
     return path
 
 
-__all__ = ["Library", "NewsbotError", "content_hash", "normalise_url"]
+__all__ = ["Library", "content_hash", "normalise_url"]

@@ -127,7 +127,7 @@ def test_cli_run_starts_the_bot_with_quiet_request_loggers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started: list[Settings] = []
-    monkeypatch.setattr("newsbot.bot.run_bot", started.append)
+    monkeypatch.setattr("newsbot.bot.app.run_bot", started.append)
     monkeypatch.setenv("NEWSBOT_TELEGRAM__TOKEN", TOKEN)
     logging.getLogger("httpx").setLevel(logging.NOTSET)
     result = CliRunner().invoke(cli, ["-v", "run"])

@@ -11,7 +11,8 @@ import pytest
 
 from newsbot.config import EmbeddingSettings, Settings
 from newsbot.errors import ConfigError, ModelMismatchError
-from newsbot.index.embedder import Embedder, pools_token_means, resolve_model_path
+from newsbot.index.embedder import Embedder, resolve_model_path
+from newsbot.index.pooling import pools_token_means
 from newsbot.library import Library
 from tests.chroma_server import free_port
 from tests.conftest import SAMPLE

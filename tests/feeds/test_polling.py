@@ -8,7 +8,9 @@ import pytest
 
 from newsbot.config import Settings
 from newsbot.errors import FetchError
-from newsbot.feeds import Alert, FeedError, FeedManager, FeedNotFoundError, PollStatus
+from newsbot.feeds.manager import FeedManager
+from newsbot.feeds.models import Alert, FeedNotFoundError, PollStatus
+from newsbot.feeds.parse import FeedError
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from tests.feeds.conftest import (

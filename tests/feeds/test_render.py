@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from newsbot.bot.feeds import render_list, render_polls, render_subscription
 from newsbot.feeds.models import EntryResult, Feed, PollReport, PollStatus
-from newsbot.feeds.telegram import render_list, render_polls, render_subscription
 from newsbot.models import IngestResult, IngestStatus
 from tests.bot.test_render import assert_valid
 

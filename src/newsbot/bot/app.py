@@ -20,13 +20,13 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from newsbot import health
+from newsbot.bot import feeds as feed_commands
 from newsbot.bot import handlers
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
 from newsbot.bot.delivery import DeliveringRateLimiter
 from newsbot.config import Settings
 from newsbot.errors import ConfigError, NewsbotError
-from newsbot.feeds import telegram as feeds_telegram
 from newsbot.library import Library
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         services.library = await asyncio.to_thread(_open_library, services.settings)
     await handlers.set_command_menus(application, services.admins.ids)
     await _schedule_health_reports(application)
-    feeds_telegram.schedule(application)
+    feed_commands.schedule(application)
     log.info("bot @%s is ready", application.bot.username)
 
 

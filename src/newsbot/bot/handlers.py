@@ -42,10 +42,10 @@ from telegram.ext import (
     filters,
 )
 
+from newsbot.bot import feeds as feed_commands
 from newsbot.bot import render
 from newsbot.bot.context import NewsContext
 from newsbot.errors import ArticleNotFoundError, NewsbotError, StoreError
-from newsbot.feeds import telegram as feeds_telegram
 from newsbot.ingest.extract import split_title_line
 from newsbot.ingest.sources import is_jsonl_name, is_url
 from newsbot.library import Library
@@ -816,7 +816,7 @@ def register(application: Application, admins: frozenset[int]) -> None:
             CommandHandler("list", list_command, filters=new & admin),
             CommandHandler("remove", remove, filters=new & admin),
             CommandHandler("stats", stats, filters=new & admin),
-            CommandHandler("feed", feeds_telegram.feed_command, filters=new & admin),
+            CommandHandler("feed", feed_commands.feed_command, filters=new & admin),
             CommandHandler(ADMIN_COMMAND_NAMES, refuse, filters=new),
             MessageHandler(new & admin & document_for_bot, upload),
             MessageHandler(new & document_for_bot, refuse),

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from newsbot.errors import ConfigError
-from newsbot.index.embedder import Span, pool_spans, pools_token_means
+from newsbot.index.pooling import Span, pool_spans, pools_token_means
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The bot's side of feeds: ``/feed`` for admins, the JobQueue schedule, digests and alerts.
 
-The only feeds module that imports Telegram; the work itself is :class:`FeedManager`'s, run
-in the thread pool through :meth:`Services.call` so the bot keeps answering while it polls.
+Feeds themselves (``newsbot.feeds``) know nothing of Telegram; the work is
+:class:`FeedManager`'s, run in the thread pool through :meth:`Services.call` so the bot keeps
+answering while it polls.
 """
 
 from __future__ import annotations
