@@ -1,0 +1,86 @@
+"""The library's own rules with the fake embedder (tests/fakes.py): dedup, updates, removal
+and the answer pipeline, with a real embedded Chroma but no model, so they run in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+import pytest
+
+from newsbot.config import Settings
+from newsbot.index.embedder import Embedder
+from newsbot.library import Library
+from newsbot.models import Article, IngestStatus
+from tests.fakes import FakeEmbedder
+
+HARBOUR = (
+    "The harbour authority opened a new container terminal in Rotterdam on Monday. "
+    "The terminal can handle two million containers a year, the authority said. "
+    "Dock workers had warned that automation would cost jobs at the port."
+)
+FARM = (
+    "Wheat farmers in Kansas expect a smaller harvest after a dry spring. "
+    "The state's agriculture department cut its forecast by ten percent on Tuesday. "
+    "Prices on the Chicago exchange rose after the report was published."
+)
+
+
+@pytest.fixture
+def fake_library(settings: Settings) -> Iterator[Library]:
+    with Library.open(settings, embedder=cast(Embedder, FakeEmbedder())) as library:
+        yield library
+
+
+def test_the_fake_embedder_is_deterministic_and_lexical() -> None:
+    fake = FakeEmbedder()
+    a, b, c = fake.embed(["terminal in Rotterdam", "Rotterdam terminal", "wheat harvest"])
+    assert (fake.embed(["terminal in Rotterdam"])[0] == a).all()
+    assert float(a @ b) > 0.5 > float(a @ c)
+
+
+def test_duplicates_updates_and_removal(fake_library: Library) -> None:
+    first = fake_library.add_article(
+        Article(text=HARBOUR, title="New terminal", url="https://port.example/a"), origin="test"
+    )
+    assert first.status is IngestStatus.ADDED and first.article_id
+    # The same text elsewhere, and the same address again: duplicates, nothing written.
+    again = fake_library.add_article(
+        Article(text=HARBOUR, title="Copy", url="https://x.example/b"), origin="test"
+    )
+    same = fake_library.add_article(
+        Article(text=HARBOUR, title="New terminal", url="https://port.example/a?utm_source=feed"),
+        origin="test",
+    )
+    assert again.status is same.status is IngestStatus.DUPLICATE
+    # A new text at the address: an update of the same article.
+    changed = fake_library.add_article(
+        Article(
+            text=HARBOUR + " Strikes began on Friday.",
+            title="New terminal",
+            url="https://port.example/a",
+        ),
+        origin="test",
+    )
+    assert changed.status is IngestStatus.UPDATED and changed.article_id == first.article_id
+    assert fake_library.stats().articles == 1
+    fake_library.add_article(Article(text=FARM, title="Harvest"), origin="test")
+    assert fake_library.stats().articles == 2
+    fake_library.remove(first.article_id)
+    assert [r.title for r in fake_library.list_articles()] == ["Harvest"]
+    assert not any(
+        p.passage.article.article_id == first.article_id
+        for p in fake_library.ask("container terminal Rotterdam").passages
+    )
+
+
+def test_the_answer_pipeline_quotes_the_matching_sentence(fake_library: Library) -> None:
+    for title, text in (("New terminal", HARBOUR), ("Harvest", FARM)):
+        fake_library.add_article(Article(text=text, title=title), origin="test")
+    answer = fake_library.ask("How many containers can the Rotterdam terminal handle a year?")
+    assert answer.answered
+    top = answer.passages[0]
+    assert top.passage.article.title == "New terminal"
+    assert "two million containers" in top.quote.highlight
+    assert top.quote.text in HARBOUR and top.quote.highlight in top.quote.text
+    assert fake_library.ask("🙂 ?!").passages == []
