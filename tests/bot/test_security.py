@@ -18,7 +18,7 @@ from telegram.ext import CommandHandler
 
 from newsbot.bot.access import QuestionRateLimiter
 from newsbot.bot.app import build_application
-from newsbot.bot.handlers import ADMIN_COMMAND_NAMES, USER_COMMANDS
+from newsbot.bot.menus import ADMIN_COMMAND_NAMES, USER_COMMANDS
 from newsbot.config import Settings
 from tests.bot.conftest import (
     ADMIN,

@@ -21,7 +21,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from newsbot import health
 from newsbot.bot import feeds as feed_commands
-from newsbot.bot import handlers
+from newsbot.bot import handlers, menus
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
 from newsbot.bot.delivery import DeliveringRateLimiter
@@ -213,7 +213,7 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             await asyncio.to_thread(health.report_starting, store.path)
         log.info("opening the library")
         services.library = await asyncio.to_thread(_open_library, services.settings)
-    await handlers.set_command_menus(application, services.admins.ids)
+    await menus.set_command_menus(application, services.admins.ids)
     await _schedule_health_reports(application)
     feed_commands.schedule(application)
     log.info("bot @%s is ready", application.bot.username)

@@ -33,7 +33,7 @@ class Services:
     limiter: QuestionRateLimiter
     owns_library: bool
     inflight: set[asyncio.Future[Any]] = field(default_factory=set)
-    # The newest inline query of each user still waiting to be answered (handlers.inline_query).
+    # The newest inline query of each user still waiting to be answered (questions.inline_query).
     inline_latest: dict[int, str] = field(default_factory=dict)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
