@@ -61,34 +61,52 @@ def select_quotes(
         question, sentences, vectors @ question_vector, [passages[i] for i in owners]
     )
     scores = sentence_ranker.scores(rows).tolist()
-    furniture = [is_furniture(s) for s in sentences]
-    minor = [not is_statement(s) for s in sentences]
+    # Whether a sentence is furniture or a minor line is asked lazily, best scores first:
+    # most of a passage's sentences are never looked at (the rules are a third of the cost).
+    furniture = _Lazy(sentences, is_furniture)
+    minor = _Lazy(sentences, lambda s: not is_statement(s))
     bounds = np.cumsum([0] + [len(spans) for spans in spans_per_chunk]).tolist()
-    ranges = [range(bounds[i], bounds[i + 1]) for i in range(len(chunks))]
 
     def best_score(i: int) -> float:
-        return max(
-            (scores[j] for j in ranges[i] if not furniture[j] and not minor[j]),
-            default=_NO_ANSWER,
-        )
+        for j in sorted(range(bounds[i], bounds[i + 1]), key=lambda j: -scores[j]):
+            if not minor[j] and not furniture[j]:
+                return scores[j]
+        return _NO_ANSWER
 
     quotes: dict[int, Quote] = {}
     shown: dict[str, list[tuple[int, int]]] = {}  # per article, absolute offsets of excerpts
     for i in sorted(range(len(chunks)), key=best_score, reverse=True):
-        part = slice(bounds[i], bounds[i + 1])
+        offset = bounds[i]
         quoted = shown.setdefault(chunks[i].article_id, [])
         quote = _build_quote(
             chunks[i],
             spans_per_chunk[i],
-            scores[part],
-            furniture[part],
-            minor[part],
+            scores[offset : bounds[i + 1]],
+            furniture.shifted(offset),
+            minor.shifted(offset),
             quoted,
             max_chars,
         )
         quoted.extend(quote.excerpts)
         quotes[i] = quote
     return [quotes[i] for i in range(len(chunks))]
+
+
+class _Lazy:
+    """``test(texts[i])``, computed the first time index ``i`` is asked for."""
+
+    def __init__(self, texts: Sequence[str], test: Callable[[str], bool]) -> None:
+        self._texts, self._test = texts, test
+        self._known: dict[int, bool] = {}
+
+    def __getitem__(self, i: int) -> bool:
+        if i not in self._known:
+            self._known[i] = self._test(self._texts[i])
+        return self._known[i]
+
+    def shifted(self, offset: int) -> Callable[[int], bool]:
+        """The same test, indexed from ``offset`` (one passage's sentences)."""
+        return lambda i: self[offset + i]
 
 
 def is_statement(sentence: str) -> bool:
@@ -101,29 +119,33 @@ def _build_quote(
     chunk: Chunk,
     spans: list[tuple[int, int]],
     scores: list[float],
-    furniture: list[bool],
-    minor: list[bool],
+    furniture: Callable[[int], bool],
+    minor: Callable[[int], bool],
     shown: Sequence[tuple[int, int]],
     max_chars: int,
 ) -> Quote:
-    # The highlight is the best sentence that is neither furniture nor a minor line (short,
-    # or a headline), nor already quoted from another passage of the article, unless nothing
-    # else is left.
+    """The quote of one passage: ``furniture(i)`` and ``minor(i)`` say whether its sentence
+    ``i`` is page furniture or a minor line (short, or a headline)."""
+
     def fresh(i: int) -> bool:
         a, b = chunk.start + spans[i][0], chunk.start + spans[i][1]
         return not any(a < end and start < b for start, end in shown)
 
-    story = [i for i in range(len(spans)) if not furniture[i]]
-    eligible = (
-        [i for i in story if not minor[i] and fresh(i)]
-        or [i for i in story if fresh(i)]
-        or story
-        or list(range(len(spans)))
+    # The highlight is the best sentence that is neither a minor line nor furniture, nor
+    # already quoted from another passage of the article, unless nothing else is left.
+    order = sorted(range(len(spans)), key=lambda i: -scores[i])
+    tiers: tuple[Callable[[int], bool], ...] = (
+        lambda i: fresh(i) and not minor(i) and not furniture(i),
+        lambda i: fresh(i) and not furniture(i),
+        lambda i: not furniture(i),
     )
-    best = max(eligible, key=scores.__getitem__)
+    best = next((i for tier in tiers for i in order if tier(i)), order[0])
     # A passage whose best is furniture or a headline comes after every real answer.
-    score = scores[best] + (_NO_ANSWER if furniture[best] or minor[best] else 0.0)
-    context = [not furniture[i] and not minor[i] and fresh(i) for i in range(len(spans))]
+    score = scores[best] + (_NO_ANSWER if minor(best) or furniture(best) else 0.0)
+
+    def context(i: int) -> bool:
+        return 0 <= i < len(spans) and fresh(i) and not minor(i) and not furniture(i)
+
     chosen = _with_context(chunk.text, spans, scores, best, context, max_chars)
     return _quote(chunk, spans, chosen, best, score)
 
@@ -133,29 +155,26 @@ def _with_context(
     spans: list[tuple[int, int]],
     scores: list[float],
     best: int,
-    context: list[bool],
+    context: Callable[[int], bool],
     max_chars: int,
 ) -> list[int]:
     """The answer and up to MAX_CONTEXT_SENTENCES neighbours, within ``max_chars``.
 
     A sentence that refers back ("He said...", "It was...") takes the one before it first;
     then the better of the two neighbours, and so on outwards, while it fits. Only sentences
-    marked ``context`` may be added: furniture, minor lines and what another passage of the
-    article already quotes are not.
+    for which ``context`` is true may be added: furniture, minor lines and what another
+    passage of the article already quotes are not.
     """
     chosen = [best]
 
     def length(indices: list[int]) -> int:
         return spans[max(indices)][1] - spans[min(indices)][0]
 
-    def usable(i: int) -> bool:
-        return 0 <= i < len(spans) and context[i]
-
     refers_back = _REFERS_BACK.match(text[spans[best][0] : spans[best][1]])
-    if refers_back and usable(best - 1) and length([best - 1, best]) <= max_chars:
+    if refers_back and context(best - 1) and length([best - 1, best]) <= max_chars:
         chosen.append(best - 1)
     while len(chosen) <= MAX_CONTEXT_SENTENCES:
-        options = [i for i in (min(chosen) - 1, max(chosen) + 1) if usable(i)]
+        options = [i for i in (min(chosen) - 1, max(chosen) + 1) if context(i)]
         options = [i for i in options if length([*chosen, i]) <= max_chars]
         if not options:
             break

@@ -25,8 +25,9 @@ from newsbot.question import AnswerType, QuestionShape
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word in capitals inside a sentence: a name, a place, an organisation, a title.
 _CAPITALISED = re.compile(r"(?<![\w'\u2019])[A-Z][\w'\u2019&.-]*")  # ' or a curly one inside
-_NUMBER = re.compile(
-    r"\d|[$€£¥%]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty"
+# A word that is a number: it has a digit, or it is a number's name.
+_NUMBER_WORD = re.compile(
+    r"\w*\d\w*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty"
     r"|thirty|forty|fifty|hundred|thousand|million|billion|trillion|dozen|half)\b",
     re.IGNORECASE,
 )
@@ -107,12 +108,14 @@ def features(
     """The feature matrix (one row per sentence, columns as :data:`FEATURES`);
     ``passages[i]`` describes the passage ``sentences[i]`` comes from."""
     rows = np.zeros((len(sentences), len(FEATURES)), dtype=np.float32)
-    words = [_WORD.findall(s.lower()) for s in sentences]
-    bags = [{stem(w) for w in ws} for ws in words]
+    stems = [[stem(w) for w in _WORD.findall(s.lower())] for s in sentences]
+    bags = [set(ss) for ss in stems]
     weights = _idf(shape.terms, bags)
     question_stems = {stem(w) for w in shape.words}
     pairs = _pairs(shape.ordered_words)
-    for i, (sentence, sentence_words, bag) in enumerate(zip(sentences, words, bags, strict=True)):
+    column = {name: n for n, name in enumerate(FEATURES)}
+    rows[:, column["cosine"]] = cosines
+    for i, (sentence, sentence_stems, bag) in enumerate(zip(sentences, stems, bags, strict=True)):
         names = {
             name
             for m in _CAPITALISED.finditer(sentence)
@@ -120,21 +123,17 @@ def features(
             and (name := m.group().lower().strip(".'\u2019"))
             and stem(name) not in question_stems
         }
-        new_number = any(
-            _NUMBER.search(w) and stem(w) not in question_stems for w in sentence_words
-        ) or any(ch in sentence for ch in "$€£%")
-        has_date = _DATE.search(sentence) is not None
-        quoted = _QUOTED.search(sentence) is not None
-        values = {
-            "cosine": float(cosines[i]),
-            "overlap": _share(weights, bag),
-            "phrase": len(pairs & _pairs(sentence_words)) / len(pairs) if pairs else 0.0,
-            "new_names": min(len(names), 3) / 3,
-            "type_match": _type_match(shape.answer_type, len(names), new_number, has_date, quoted),
-            "passage_rank": 1.0 / (1.0 + passages[i].rank),
-            "first_passage": float(passages[i].opens_article),
-        }
-        rows[i] = [values[name] for name in FEATURES]
+        row = rows[i]
+        row[column["overlap"]] = _share(weights, bag)
+        if pairs:
+            # As _pairs, lone letters skipped; the question's pairs hold a content word already.
+            kept = (s for s in sentence_stems if len(s) > 1 or s.isdigit())
+            found = pairs.intersection(itertools.pairwise(kept))
+            row[column["phrase"]] = len(found) / len(pairs)
+        row[column["new_names"]] = min(len(names), 3) / 3
+        row[column["type_match"]] = _type_match(shape.answer_type, sentence, names, question_stems)
+        row[column["passage_rank"]] = 1.0 / (1.0 + passages[i].rank)
+        row[column["first_passage"]] = passages[i].opens_article
     return rows
 
 
@@ -153,17 +152,23 @@ def _pairs(words: Sequence[str]) -> set[tuple[str, str]]:
 
 
 def _type_match(
-    answer_type: AnswerType | None, new_names: int, new_number: bool, has_date: bool, quoted: bool
+    answer_type: AnswerType | None, sentence: str, names: set[str], question_stems: set[str]
 ) -> float:
+    """Whether ``sentence`` holds something new of the kind asked for (only what the type
+    needs is looked for: this runs for every candidate sentence of every question)."""
     if answer_type is None:
         return 0.0
     if answer_type is AnswerType.NUMBER:
-        return float(new_number)
+        numbers = (m.group().lower() for m in _NUMBER_WORD.finditer(sentence))
+        return float(
+            any(ch in sentence for ch in "$€£%")
+            or any(stem(n) not in question_stems for n in numbers)
+        )
     if answer_type is AnswerType.DATE:
-        return float(has_date)
+        return float(_DATE.search(sentence) is not None)
     if answer_type is AnswerType.NAME:
-        return float(new_names > 0 or quoted)
-    return float(new_names > 0)  # a person or a place: a name the question does not have
+        return float(bool(names) or _QUOTED.search(sentence) is not None)
+    return float(bool(names))  # a person or a place: a name the question does not have
 
 
 def scores(rows: np.ndarray) -> np.ndarray:

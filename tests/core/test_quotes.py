@@ -40,9 +40,15 @@ def quote_of(
     max_chars: int = 400,
 ) -> Quote:
     texts = [chunk.text[a:b] for a, b in spans]
-    furniture = [is_furniture(t) for t in texts]
-    minor = [not is_statement(t) for t in texts]
-    return _build_quote(chunk, spans, scores, furniture, minor, shown or [], max_chars)
+    return _build_quote(
+        chunk,
+        spans,
+        scores,
+        lambda i: is_furniture(texts[i]),
+        lambda i: not is_statement(texts[i]),
+        shown or [],
+        max_chars,
+    )
 
 
 def check_verbatim(quote: Quote, chunk: Chunk) -> None:

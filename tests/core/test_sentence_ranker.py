@@ -71,10 +71,10 @@ def test_passage_features() -> None:
 
 def test_the_fitted_weights_prefer_the_sentence_that_answers() -> None:
     rows = table(
-        "The festival opened in Edinburgh this week. Which comedian won its top prize?",
+        "Which comedian won the top prize at the Edinburgh festival?",
         [
-            "The festival opened in Edinburgh this week with record crowds.",
-            "The top prize went to the comedian Ada Smith for her debut show.",
+            "The top prize at the festival is one of comedy's most coveted awards.",
+            "The comedian Ada Smith won the top prize at the festival for her debut.",
         ],
     )
     rows[:, FEATURES.index("cosine")] = 0.5  # alike by meaning: the other evidence decides
