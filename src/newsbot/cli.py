@@ -347,7 +347,7 @@ def healthcheck(
     serves one process at a time. With no bot running (or a Chroma server) it opens the store
     and counts. It never loads the embedding model. Exit status 0 or 1, with one line.
     """
-    from newsbot.index.store import store_holder
+    from newsbot.index.store_lock import store_holder
 
     started = time.monotonic()
     beat = None

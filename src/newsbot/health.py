@@ -1,6 +1,6 @@
 """Health reports: the running bot's heartbeat, which ``newsbot healthcheck`` reads.
 
-An embedded store serves one process (``index.store._lock_embedded``): a second process
+An embedded store serves one process (``index.store_lock``): a second process
 opening it beside the bot could crash Chroma. So the bot checks its own store every
 :data:`HEARTBEAT_INTERVAL` seconds and writes the result to ``<store>/newsbot.health``; the
 health check trusts that report while its writer lives and it is fresh, and opens the store

@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
-import functools
 import hashlib
 import logging
 import os
 import re
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
 from chromadb.api.types import Where
 
 from newsbot.config import INT8_SUFFIX, StoreSettings
-from newsbot.errors import ModelMismatchError, StoreError, StoreInUseError
+from newsbot.errors import ModelMismatchError, StoreError
+from newsbot.index.documents import DocumentCollection
+from newsbot.index.failures import describe_failure, translate_errors
 from newsbot.index.orphans import remove_orphan_segments
+from newsbot.index.store_lock import lock_embedded, process_alive, sole_opening, unlock_embedded
 from newsbot.models import ArticleRecord, Chunk
-from newsbot.redact import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +46,6 @@ R = TypeVar("R")
 
 _MODEL_KEY = "newsbot_model"
 _ACTIVE = "active"
-# Words of storage errors that mean "cannot write here" rather than "cannot reach".
-_NO_WRITE = (
-    "disk is full",
-    "no space left",
-    "file too large",
-    "quota",
-    "readonly",
-    "read-only",
-    "permission denied",
-    "disk i/o error",
-    # Embedded Chroma reports a write its segment files refused (disk full, file size
-    # limit) as a failed compaction, without the cause.
-    "error in compaction",
-)
 _RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
 
 
@@ -73,57 +58,6 @@ class StoredArticle:
     chunks: list[Chunk]
     vectors: np.ndarray  # one row per chunk
     url_key: str | None
-
-
-def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn Chroma, network and disk failures into StoreError with a message for a person.
-
-    A failure of a Chroma server also marks the owner stale: the next call looks its
-    collections up again, so a server that restarted (or lost and recreated a collection) is
-    picked up without a new client, and nothing stays broken after the outage.
-    """
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        owner = args[0]
-        try:
-            if getattr(owner, "_stale", False):
-                owner._connect()  # type: ignore[attr-defined]
-            return method(*args, **kwargs)
-        except (StoreError, ValueError, TypeError):
-            raise
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        # BaseException: chromadb's Rust core reports some I/O failures as pyo3 panics, which
-        # do not derive from Exception.
-        except BaseException as error:
-            # Only a server can come back with other collection ids; the embedded store's
-            # handles stay valid, and creating collections after a failed write can block.
-            if getattr(owner, "remote", False):
-                owner._stale = True  # type: ignore[attr-defined]
-            raise StoreError(describe_failure(owner, error)) from error
-
-    return wrapper
-
-
-def describe_failure(owner: object, error: BaseException) -> str:
-    """One line for a person: where, and whether the store cannot be reached or written."""
-    where = getattr(owner, "description", "the store")
-    reason = _one_line(error)
-    if any(word in reason.lower() for word in _NO_WRITE) or (
-        isinstance(error, OSError) and error.errno in {28, 27, 30, 13, 122}
-    ):
-        return (
-            f"cannot write to {where}: {reason} (is the disk full or the store read-only? "
-            "what was stored before is unchanged)"
-        )
-    return f"{where} is unavailable: {reason}"
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    line = text[0][:300] if text else type(error).__name__
-    return without_credentials(line)
 
 
 def generation_names(prefix: str, generation: str) -> tuple[str, str, str]:
@@ -157,108 +91,6 @@ def record_fingerprint(record: ArticleRecord) -> int:
         f"{record.article_id}\0{record.content_hash}\0{record.chunks}".encode(), digest_size=16
     ).digest()
     return int.from_bytes(digest, "big")
-
-
-LOCK_FILE = "newsbot.lock"
-# Embedded stores this process holds: resolved folder -> (lock file descriptor, openings).
-_held: dict[Path, tuple[int, int]] = {}
-_held_guard = threading.Lock()
-
-
-def _lock_embedded(path: Path, wait: float = 0.0) -> Path:
-    """Hold the embedded store at ``path`` for this process; returns the key to release.
-
-    One process per embedded store: Chroma's PersistentClient is not safe across processes
-    (seen: a second process reading while the first ingested crashed with SIGSEGV and left
-    the write journal unreadable for good), and a second opening would roll back the first
-    one's in-flight writes as crashed ones. A ``flock`` is released by the kernel when its
-    process dies, so a killed bot never leaves the store locked. Openings within one process
-    (reindex, tests) share the lock. ``wait`` seconds are given to a holder to let go first
-    (a health check that counts the store for a second, as the bot starts).
-    """
-    key = path.resolve()
-    deadline = time.monotonic() + wait
-    while not _try_lock_embedded(path, key, last_try=time.monotonic() >= deadline):
-        time.sleep(0.1)  # outside the guard: other stores of this process stay usable
-    return key
-
-
-def _try_lock_embedded(path: Path, key: Path, *, last_try: bool) -> bool:
-    """One attempt of :func:`_lock_embedded`: True when held; False when another process
-    holds the store and this is not the last try (then StoreInUseError)."""
-    import fcntl
-
-    with _held_guard:
-        fd, openings = _held.get(key, (-1, 0))
-        if openings == 0:
-            fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as error:
-                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    os.close(fd)
-                    raise StoreError(
-                        f"cannot lock the embedded store at {path} ({error.strerror}): keep it "
-                        "on a local file system, or use a Chroma server (store.url)"
-                    ) from None
-                holder = _recorded_holder(fd)
-                os.close(fd)
-                if not last_try:
-                    return False
-                raise StoreInUseError(
-                    f"the embedded store at {path} is in use by another newsbot process"
-                    + (f" (pid {holder})" if holder else "")
-                    + ": it serves one process at a time. Stop that process (the bot?) and "
-                    "try again, or share the library through a Chroma server (store.url)",
-                    holder,
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        _held[key] = (fd, openings + 1)
-    return True
-
-
-def store_holder(path: Path) -> int | None:
-    """The pid of the process that holds the embedded store at ``path`` now (0: one whose pid
-    is not on record), or None when no process does."""
-    import fcntl
-
-    key = path.resolve()
-    with _held_guard:
-        if key in _held:
-            return os.getpid()
-        try:
-            # Read-only: a health check may run as a user who cannot write the store.
-            fd = os.open(key / LOCK_FILE, os.O_RDONLY)
-        except OSError:  # no lock file: never opened by newsbot
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return _recorded_holder(fd) or 0
-        finally:
-            os.close(fd)  # releases the lock if it was taken
-        return None
-
-
-def _recorded_holder(fd: int) -> int | None:
-    """The pid the holder wrote into the lock file open at ``fd``, if any."""
-    written = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    return int(written) if written.isdigit() else None
-
-
-def _sole_opening(key: Path) -> bool:
-    with _held_guard:
-        return _held.get(key, (-1, 0))[1] <= 1
-
-
-def _unlock_embedded(key: Path) -> None:
-    with _held_guard:
-        fd, openings = _held.pop(key, (-1, 0))
-        if openings > 1:
-            _held[key] = (fd, openings - 1)
-        elif fd >= 0:
-            os.close(fd)  # releases the flock
 
 
 class ChromaStore:
@@ -310,8 +142,8 @@ class ChromaStore:
             else:
                 self.description = f"embedded Chroma at {settings.path}"
                 settings.path.mkdir(parents=True, exist_ok=True)
-                self._lock = _lock_embedded(settings.path, lock_wait)
-                if _sole_opening(self._lock):  # no client of ours is open on it
+                self._lock = lock_embedded(settings.path, lock_wait)
+                if sole_opening(self._lock):  # no client of ours is open on it
                     remove_orphan_segments(settings.path)
                 self._client = chromadb.PersistentClient(
                     path=str(settings.path), settings=chroma_settings
@@ -366,12 +198,12 @@ class ChromaStore:
         other._connect()
         return other
 
-    @_translate_errors
+    @translate_errors
     def activate(self) -> None:
         """Make this store's generation the one every later open uses: one atomic write."""
         self._control.put(_ACTIVE, "", {"generation": self.generation, "model": self.model})
 
-    @_translate_errors
+    @translate_errors
     def drop_other_generations(self) -> list[str]:
         """Delete the collections of every generation but this one (after a reindex)."""
         prefix = re.escape(self.settings.collection)
@@ -397,14 +229,14 @@ class ChromaStore:
         # PersistentClient holds no handles we can release explicitly; drop references. Only
         # at the last opening of the folder in this process: Chroma shares one system per
         # folder, and clearing it under another opening lost that one's unflushed writes.
-        if self._lock is None or _sole_opening(self._lock):
+        if self._lock is None or sole_opening(self._lock):
             with contextlib.suppress(Exception):
                 self._client.clear_system_cache()
         self._release()
 
     def _release(self) -> None:
         if self._lock is not None:
-            _unlock_embedded(self._lock)
+            unlock_embedded(self._lock)
             self._lock = None
 
     def documents(self, name: str) -> DocumentCollection:
@@ -417,7 +249,7 @@ class ChromaStore:
 
     # -- registry ----------------------------------------------------------------------------
 
-    @_translate_errors
+    @translate_errors
     def get_records(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
         if not article_ids:
             return {}
@@ -425,7 +257,7 @@ class ChromaStore:
         got = self._articles.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
         return {i: _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
-    @_translate_errors
+    @translate_errors
     def find_records(self, field: str, values: Sequence[str]) -> dict[str, ArticleRecord]:
         """Registry entries whose metadata ``field`` is one of ``values``, keyed by that value."""
         if not values:
@@ -438,7 +270,7 @@ class ChromaStore:
             found[str(meta[field])] = _record(article_id, meta)
         return found
 
-    @_translate_errors
+    @translate_errors
     def all_records(self) -> list[ArticleRecord]:
         records: list[ArticleRecord] = []
         for offset in range(0, self.count_articles(), self.max_batch):
@@ -448,28 +280,28 @@ class ChromaStore:
             )
         return records
 
-    @_translate_errors
+    @translate_errors
     def article_text(self, article_id: str) -> str | None:
         got = self._articles.get(ids=[article_id], include=["documents"])
         documents = got["documents"] or []
         return documents[0] if documents else None
 
-    @_translate_errors
+    @translate_errors
     def count_articles(self) -> int:
         return int(self._articles.count())
 
-    @_translate_errors
+    @translate_errors
     def count_chunks(self) -> int:
         return int(self._chunks.count())
 
     # -- writes ------------------------------------------------------------------------------
 
-    @_translate_errors
+    @translate_errors
     def delete_chunks(self, article_ids: Sequence[str]) -> None:
         for start in range(0, len(article_ids), 100):
             self._chunks.delete(where=_one_of("article_id", article_ids[start : start + 100]))
 
-    @_translate_errors
+    @translate_errors
     def write_chunks(self, articles: Sequence[StoredArticle]) -> None:
         """Upsert the chunks of ``articles``, in batches within Chroma's limit."""
         chunks = [c for a in articles for c in a.chunks]
@@ -496,7 +328,7 @@ class ChromaStore:
                 ],
             )
 
-    @_translate_errors
+    @translate_errors
     def write_records(self, articles: Sequence[StoredArticle]) -> None:
         """Upsert the registry entries: written last, they mark an article as complete."""
         for start in range(0, len(articles), self.max_batch):
@@ -513,14 +345,14 @@ class ChromaStore:
                 metadatas=[_metadata(a.record, a.url_key) for a in batch],
             )
 
-    @_translate_errors
+    @translate_errors
     def delete_records(self, article_ids: Sequence[str]) -> None:
         if article_ids:
             self._articles.delete(ids=list(article_ids))
 
     # -- write journal -----------------------------------------------------------------------
 
-    @_translate_errors
+    @translate_errors
     def begin_writes(self, changes: Sequence[tuple[str, str]]) -> None:
         """Note ``(article_id, content_hash)`` pairs about to be written ("" hash: removal).
 
@@ -532,11 +364,11 @@ class ChromaStore:
             [(article_id, "", {**writer, "content_hash": h}) for article_id, h in changes]
         )
 
-    @_translate_errors
+    @translate_errors
     def end_writes(self, article_ids: Sequence[str]) -> None:
         self._pending.delete(article_ids)
 
-    @_translate_errors
+    @translate_errors
     def recover(self, *, stale_after: float = 3600.0) -> Recovery:
         """Finish the bookkeeping of writes that ended, and roll back those a crash cut short.
 
@@ -555,7 +387,7 @@ class ChromaStore:
         recovery = Recovery()
         for article_id, (_, meta) in entries.items():
             mine = meta.get("host") == host
-            if (mine and _process_alive(int(meta.get("pid", 0)))) or (
+            if (mine and process_alive(int(meta.get("pid", 0)))) or (
                 not mine and now - float(meta.get("started", 0.0)) < stale_after
             ):
                 recovery.in_flight.append(article_id)
@@ -580,7 +412,7 @@ class ChromaStore:
         self.end_writes(list(abandoned))
         return recovery
 
-    @_translate_errors
+    @translate_errors
     def iter_articles(self) -> Iterator[list[tuple[ArticleRecord, str, str | None]]]:
         """Every registry entry with its full text and URL key, a page at a time."""
         total = self.count_articles()
@@ -598,7 +430,7 @@ class ChromaStore:
 
     # -- reads for search --------------------------------------------------------------------
 
-    @_translate_errors
+    @translate_errors
     def query(self, vector: np.ndarray, limit: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks to ``vector`` with their cosine similarity."""
         # No count() first: Chroma answers an empty or small collection with fewer hits, and
@@ -618,7 +450,7 @@ class ChromaStore:
             hits.append((_chunk(meta, text), 1.0 - float(distance)))
         return hits
 
-    @_translate_errors
+    @translate_errors
     def chunk_vectors(self, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
         """The stored vectors of ``chunks``, by chunk id."""
         if not chunks:
@@ -629,7 +461,7 @@ class ChromaStore:
             i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)
         }
 
-    @_translate_errors
+    @translate_errors
     def iter_chunks(self) -> Iterator[list[Chunk]]:
         """All stored chunks, a page at a time (for rebuilding the lexical index)."""
         total = self.count_chunks()
@@ -641,104 +473,6 @@ class ChromaStore:
                 _chunk(m, t)
                 for m, t in zip(got["metadatas"] or [], got["documents"] or [], strict=True)
             ]
-
-
-class DocumentCollection:
-    """Small records kept in the same Chroma (embedded or server) as the index: an id, a text
-    document (JSON, say) and flat metadata. Chroma needs a vector per record; a constant
-    one-dimensional vector stands in, since these records are never searched by similarity.
-    """
-
-    _VECTOR: ClassVar[list[list[float]]] = [[1.0]]
-
-    def __init__(self, store: ChromaStore, name: str) -> None:
-        self.description = store.description
-        self.name = name
-        self.remote = store.remote
-        self._client = store._client
-        self._stale = False
-        try:
-            self._connect()
-        except Exception as error:
-            raise StoreError(describe_failure(self, error)) from error
-
-    def _connect(self) -> None:
-        self._collection = self._client.get_or_create_collection(self.name, embedding_function=None)
-        self._stale = False
-
-    @_translate_errors
-    def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """The documents and metadata of ``ids`` that exist."""
-        if not ids:
-            return {}
-        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
-            i: (d or "", dict(m or {}))
-            for i, d, m in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
-            )
-        }
-
-    @_translate_errors
-    def find(self, where: dict[str, Any] | None) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Every record whose metadata matches ``where`` (a Chroma filter; None: all)."""
-        found: dict[str, tuple[str, dict[str, Any]]] = {}
-        offset, page = 0, 1000
-        while True:
-            got = self._collection.get(
-                where=cast(Where, where) if where else None,
-                include=["documents", "metadatas"],
-                limit=page,
-                offset=offset,
-            )
-            for i, d, m in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
-            ):
-                found[i] = (d or "", dict(m or {}))
-            if len(got["ids"]) < page:
-                return found
-            offset += page
-
-    @_translate_errors
-    def put(self, record_id: str, document: str, metadata: dict[str, Any]) -> None:
-        """Insert or replace one record (metadata values: str, int, float or bool)."""
-        self._collection.upsert(
-            ids=[record_id],
-            embeddings=np.asarray(self._VECTOR, dtype=np.float32),
-            documents=[document],
-            metadatas=[{k: v for k, v in metadata.items() if v is not None} or {"_": 0}],
-        )
-
-    @_translate_errors
-    def put_many(self, records: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-        """Insert or replace ``(id, document, metadata)`` records in one request."""
-        if not records:
-            return
-        self._collection.upsert(
-            ids=[r[0] for r in records],
-            embeddings=np.asarray(self._VECTOR * len(records), dtype=np.float32),
-            documents=[r[1] for r in records],
-            metadatas=[
-                {k: v for k, v in r[2].items() if v is not None} or {"_": 0} for r in records
-            ],
-        )
-
-    @_translate_errors
-    def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self._collection.delete(ids=list(ids))
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():  # our own entry: not being written, we hold the lock
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 def _one_of(field: str, values: Sequence[str]) -> Where:
