@@ -67,7 +67,7 @@ def check(library: Library) -> Heartbeat:
         stats = library.stats()
     except NewsbotError as error:
         return Heartbeat(
-            pid, time.time(), library.store.description, error=str(error), started=_us()
+            pid, time.time(), library.description, error=str(error), started=_us()
         )
     return Heartbeat(pid, time.time(), stats.store, stats.articles, stats.chunks, started=_us())
 
@@ -76,7 +76,7 @@ def report(library: Library) -> Heartbeat:
     """Check the library's store and write the result beside it (embedded stores only: a
     Chroma server is checked from outside directly)."""
     beat = check(library)
-    if not library.store.remote:
+    if not library.remote:
         write(library.settings.store.path, beat)
     return beat
 

@@ -31,6 +31,7 @@ import numpy as np
 from newsbot.answer import select_quotes
 from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, IngestError, StoreError
+from newsbot.index.documents import DocumentCollection
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
@@ -378,6 +379,20 @@ class Library:
                 if self._embedder is None:
                     self._embedder = Embedder(self.settings.embedding)
         return self._embedder
+
+    @property
+    def remote(self) -> bool:
+        """Whether the library lives on a Chroma server (else in an embedded store)."""
+        return self.store.remote
+
+    @property
+    def description(self) -> str:
+        """Where the library lives, for a person ("embedded Chroma at ...")."""
+        return self.store.description
+
+    def documents(self, name: str) -> DocumentCollection:
+        """A collection of small records kept beside the index (feed subscriptions)."""
+        return self.store.documents(name)
 
     def close(self) -> None:
         self._lexical_worker.shutdown(wait=True)

@@ -225,7 +225,7 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         log.info("waiting for %d library call(s) to finish", len(services.inflight))
         await asyncio.wait(set(services.inflight), timeout=SHUTDOWN_GRACE)
     library = services.library
-    if library is not None and not library.store.remote:
+    if library is not None and not library.remote:
         await asyncio.to_thread(health.remove, library.settings.store.path, os.getpid())
     if services.owns_library and library is not None:
         services.library = None
@@ -237,7 +237,7 @@ async def _schedule_health_reports(application: Application[Any, Any, Any, Any, 
     """Check an embedded store now and every ``health.HEARTBEAT_INTERVAL`` seconds, for
     ``newsbot healthcheck`` (which must not open it beside the bot)."""
     services = _services(application)
-    if services.library is None or services.library.store.remote:
+    if services.library is None or services.library.remote:
         return
     await _report_health(services)
     if application.job_queue is None:

@@ -78,7 +78,7 @@ class FeedManager:
     ) -> None:
         self.library = library
         self.settings = settings or library.settings
-        self._docs = library.store.documents(f"{self.settings.store.collection}_feeds")
+        self._docs = library.documents(f"{self.settings.store.collection}_feeds")
         self._fetch_settings = feed_fetch_settings(self.settings.ingest, self.settings.feeds)
         self._clock = clock
         self._rng = rng or random.Random()
