@@ -66,9 +66,7 @@ def check(library: Library) -> Heartbeat:
     try:
         stats = library.stats()
     except NewsbotError as error:
-        return Heartbeat(
-            pid, time.time(), library.description, error=str(error), started=_us()
-        )
+        return Heartbeat(pid, time.time(), library.description, error=str(error), started=_us())
     return Heartbeat(pid, time.time(), stats.store, stats.articles, stats.chunks, started=_us())
 
 

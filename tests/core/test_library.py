@@ -20,7 +20,8 @@ from newsbot.config import Settings, load_settings
 from newsbot.errors import ArticleNotFoundError, ConfigError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.store import fingerprint
-from newsbot.library import Library, _with_vectors, normalise_url
+from newsbot.library import Library, _with_vectors
+from newsbot.library.identity import normalise_url
 from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
 from tests.store_checks import read_embedded, short_reuters

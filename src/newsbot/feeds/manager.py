@@ -38,7 +38,8 @@ from newsbot.feeds.parse import (
     parse_feed,
 )
 from newsbot.ingest.fetch import Fetched
-from newsbot.library import Library, normalise_url
+from newsbot.library import Library
+from newsbot.library.identity import normalise_url
 from newsbot.models import Article, IngestResult, IngestStatus
 
 log = logging.getLogger(__name__)

@@ -14,26 +14,22 @@ import heapq
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from newsbot.answer import select_quotes
 from newsbot.config import Settings
 from newsbot.errors import ArticleNotFoundError, IngestError, StoreError
 from newsbot.index.documents import DocumentCollection
 from newsbot.index.embedder import Embedder
-from newsbot.index.lexical import LexicalHit, LexicalIndex
+from newsbot.index.lexical import LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import (
     ChromaStore,
@@ -44,22 +40,20 @@ from newsbot.index.store import (
     record_fingerprint,
 )
 from newsbot.ingest.chunk import chunk_article
+from newsbot.library import identity
+from newsbot.library.identity import Item, content_hash, normalise_url
+from newsbot.library.retrieval import Retriever
 from newsbot.models import (
     Answer,
-    AnsweredPassage,
     Article,
     ArticleRecord,
     Chunk,
     IngestResult,
     IngestStatus,
     LibraryStats,
-    Passage,
     ReindexReport,
 )
-from newsbot.question import analyse, clean_question, has_words
-from newsbot.search import diversify, fuse
-from newsbot.sentence_ranker import PassageInfo
-from newsbot.text import passage_sentences, valid_unicode
+from newsbot.text import passage_sentences
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +61,6 @@ log = logging.getLogger(__name__)
 # small enough that a failure or an interruption loses little work.
 INGEST_BATCH = 64
 DUMP_EXPANSION = 10  # an uploaded dump may expand to this many times ingest.max_bytes
-MAX_QUESTION_CHARS = 2000
-# Ranks within which the dense and lexical sides must agree for the lower answer floor.
-AGREEMENT_RANKS = 5
 # Newest articles remembered for the "nothing found" hint, which shows up to RECENT_SHOWN;
 # the margin lets removals go by without another scan of the registry.
 RECENT_KEPT = 20
@@ -79,43 +70,6 @@ _FINGERPRINT = "fingerprint"
 # rebuilds the lexical index from Chroma instead of trusting rows of unfinished articles.
 _WRITING = "writing"
 _UNVERIFIED = "unverified"  # a rebuild was skipped: the next opening checks the rows again
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
-
-Item = tuple[str, Article | IngestError]
-
-
-def normalise_url(url: str) -> str:
-    """The key two URLs of the same article share: no fragment, tracking or trailing slash."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:  # out of range ("host:99999"): not a port anything can be fetched from
-        return url.strip()
-    if port and (parts.scheme, port) not in {("http", 80), ("https", 443)}:
-        host = f"{host}:{port}"
-    # Blank values kept: "story.php?1001" and "story.php?1002" are two articles.
-    query = "&".join(
-        urlencode([(k, v)]) if v else quote_plus(k)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not _TRACKING_PARAMS.match(k)
-    )
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https" if parts.scheme == "http" else parts.scheme, host, path, query, ""))
-
-
-def content_hash(text: str) -> str:
-    """A digest of the text that ignores case, Unicode forms and whitespace."""
-    normal = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return hashlib.sha256(normal.encode()).hexdigest()
-
-
-def _article_id(article: Article, url_key: str | None, digest: str) -> str:
-    if article.id and _SAFE_ID.match(article.id):
-        return article.id
-    basis = article.id or url_key or digest
-    return "a" + hashlib.sha256(basis.encode()).hexdigest()[:15]
 
 
 def _done() -> Future[None]:
@@ -156,90 +110,6 @@ class _Batch:
     def stored_article(self, article_id: str) -> bool:
         """Whether the batch wrote this article (once ``written`` is done)."""
         return self.stored and any(s.record.article_id == article_id for _, _, s in self.to_write)
-
-
-# What an input may change of an article besides its text (the address and the id are how it
-# is found; provenance stays the first ingest's).
-_DESCRIPTION = ("title", "outlet", "published", "author")
-
-
-# What an update that leaves it out keeps of the article it replaces (a title is never left out).
-_KEPT = ("url", "outlet", "published", "author")
-
-
-def _description(item: Article | ArticleRecord) -> tuple[str | None, ...]:
-    return tuple(getattr(item, name) for name in _DESCRIPTION)
-
-
-def _described(article: Article, previous: ArticleRecord | None) -> Article:
-    """``article`` with what it leaves unknown (no date, no author…) taken from the article
-    it replaces: a feed entry's page without a date must not erase the date the entry had."""
-    if previous is None:
-        return article
-    kept = {name: getattr(article, name) or getattr(previous, name) for name in _KEPT}
-    return dataclasses.replace(article, **kept)
-
-
-def _repeated(
-    previous: ArticleRecord | None,
-    same_text: ArticleRecord | None,
-    digest: str,
-    description: tuple[str | None, ...],
-) -> ArticleRecord | None:
-    """The article an input with text ``digest`` (and title, outlet, date and author
-    ``description``) repeats, if any: the article it would replace when that already holds
-    the text and the description; for a new article, the one holding the text.
-
-    The one rule of the checks before an ingest and at its write."""
-    if previous is not None:
-        same = previous.content_hash == digest and _description(previous) == description
-        return previous if same else None
-    return same_text
-
-
-def _text_of(article: StoredArticle) -> str | None:
-    return article.record.content_hash
-
-
-def _address_of(article: StoredArticle) -> str | None:
-    return article.url_key
-
-
-def _still_standing(
-    found: dict[str, ArticleRecord],
-    replacing: dict[str, StoredArticle],
-    key: Callable[[StoredArticle], str | None],
-) -> dict[str, ArticleRecord]:
-    """The entries of ``found`` (the article holding each text or address) whose article
-    ``replacing`` (articles about to be written, by id) leaves with that text or address."""
-    return {
-        value: record
-        for value, record in found.items()
-        if record.article_id not in replacing or key(replacing[record.article_id]) == value
-    }
-
-
-def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    """Batches of at most ``size``. An article at an address (or with an id) already in the
-    batch starts the next one: it is then checked against the one before it, as it would be
-    in any later batch (a changed text is an update), not taken for its twin."""
-    batch: list[Item] = []
-    keys: set[str] = set()
-    for item in items:
-        article = item[1]
-        own: set[str] = set()
-        if isinstance(article, Article):
-            if article.url:
-                own.add("url:" + normalise_url(article.url))
-            if article.id:
-                own.add("id:" + article.id)
-        if batch and (len(batch) >= size or own & keys):
-            yield batch
-            batch, keys = [], set()
-        batch.append(item)
-        keys |= own
-    if batch:
-        yield batch
 
 
 def _with_vectors(
@@ -289,6 +159,9 @@ class Library:
         # dense search (tantivy and onnxruntime release the GIL): a question waits for the
         # slower of the two, not their sum (benchmarks/README.md, "Question latency").
         self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
+        self._retriever = Retriever(
+            lambda texts: self.embedder.embed(texts), self.sentences, lexical, self._lexical_worker
+        )
         # A write's BM25 rows are committed beside its Chroma chunks, not after them.
         self._lexical_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-write")
         # Ingest stores a batch on this thread while the next is embedded; one thread, so
@@ -449,7 +322,7 @@ class Library:
         # the one before (Chroma's writes keep one core busy, the model both).
         started: list[_Batch] = []
         try:
-            for batch in _batches(items, INGEST_BATCH):
+            for batch in identity.batches(items, INGEST_BATCH):
                 prior = started[-1] if started else None
                 started.append(self._start_batch(batch, added_by, prior=prior))
                 if len(started) == 2:
@@ -622,18 +495,18 @@ class Library:
         same_url = self.store.find_records("url_key", [s.url_key for s in new if s.url_key])
         # A stored text or address this batch replaces no longer stands for its article.
         rewritten = {s.record.article_id: s for s in articles if s.record.article_id in current}
-        same_text = _still_standing(same_text, rewritten, _text_of)
-        same_url = _still_standing(same_url, rewritten, _address_of)
+        same_text = identity.still_standing(same_text, rewritten, identity.text_of)
+        same_url = identity.still_standing(same_url, rewritten, identity.address_of)
         writing: list[tuple[StoredArticle, ArticleRecord | None]] = []
         kept: list[tuple[int, str, StoredArticle]] = []
         for (position, origin, _), stored in zip(job.to_write, articles, strict=True):
             record = stored.record
             previous = current.get(record.article_id)
-            twin = _repeated(
+            twin = identity.repeated(
                 previous,
                 same_text.get(record.content_hash),
                 record.content_hash,
-                _description(record),
+                identity.description_of(record),
             )
             holder = same_url.get(stored.url_key) if previous is None and stored.url_key else None
             if twin is not None:
@@ -717,8 +590,8 @@ class Library:
         # stored text or URL they are about to replace no longer stands for their article.
         queued = {s.record.article_id: (s, owner) for s, owner in self._inflight}
         replacing = {article_id: s for article_id, (s, _) in queued.items()}
-        by_url = _still_standing(by_url, replacing, _address_of)
-        by_hash = _still_standing(by_hash, replacing, _text_of)
+        by_url = identity.still_standing(by_url, replacing, identity.address_of)
+        by_hash = identity.still_standing(by_hash, replacing, identity.text_of)
         owners: dict[int, _Batch] = {}
         for queued_article, owner in queued.values():
             record = queued_article.record
@@ -736,8 +609,10 @@ class Library:
             previous = (by_url.get(url_key) if url_key else None) or (
                 by_id.get(article.id) if article.id else None
             )
-            article_id = previous.article_id if previous else _article_id(article, url_key, digest)
-            article = _described(article, previous)
+            article_id = (
+                previous.article_id if previous else identity.article_id(article, url_key, digest)
+            )
+            article = identity.described(article, previous)
             if url_key is None and article.url and article.addressed:
                 # An update by id keeps the address it came with, and with it the article's
                 # address key: only if it had one (not a feed entry's own text).
@@ -751,7 +626,9 @@ class Library:
                 # address): the first is written, as with two inputs at one address.
                 or (article_id if article_id in seen_ids else None)
             )
-            repeated = _repeated(previous, by_hash.get(digest), digest, _description(article))
+            repeated = identity.repeated(
+                previous, by_hash.get(digest), digest, identity.description_of(article)
+            )
             if twin_id or repeated:
                 if not twin_id and repeated is not None and id(repeated) in owners:
                     owner = owners[id(repeated)]
@@ -1097,100 +974,8 @@ class Library:
 
         Returns an Answer with no passages when nothing in the library is relevant enough.
         """
-        question = valid_unicode(clean_question(question, MAX_QUESTION_CHARS))
-        if not has_words(question):
-            return Answer(question)
         search = self.settings.search
-        limit = top_k or search.top_k
-        lexical_search = (
-            self._lexical_worker.submit(
-                self.lexical.search,
-                question,
-                search.candidates,
-                max_df=search.lexical_max_df,
-                max_terms=search.lexical_max_terms,
-            )
-            if search.hybrid
-            else None
-        )
-        question_vector = self.embedder.embed([question])[0]
-        dense = self.store.query(question_vector, search.candidates)
-        lexical = lexical_search.result() if lexical_search is not None else []
-        if not self._relevant_enough(dense, lexical):
-            return Answer(question)
-        fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]
-        # Lexical-only candidates get their cosine from the stored vectors, so one relevance
-        # floor applies to every passage: a keyword match alone does not make a passage an answer.
-        missing = [c.chunk for c in fused if c.dense_score is None]
-        vectors = self.store.chunk_vectors(missing)
-        for cand in fused:
-            vector = vectors.get(cand.chunk.chunk_id)
-            if cand.dense_score is None and vector is not None:
-                cand.dense_score = float(vector @ question_vector)
-        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.passage_min_similarity]
-        # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
-        pool = max(limit, search.rerank)
-        candidates = diversify(relevant, per_article=search.per_article, limit=pool * 2)
-        records = self.store.get_records(list({c.chunk.article_id for c in candidates}))
-        candidates = [c for c in candidates if c.chunk.article_id in records][:pool]
-        if not candidates:
-            return Answer(question)
-        quotes = select_quotes(
-            analyse(question),
-            question_vector,
-            [c.chunk for c in candidates],
-            [PassageInfo(rank, c.chunk.index == 0) for rank, c in enumerate(candidates)],
-            lambda texts: self.sentences.embed(texts, self.embedder.embed),
-            max_chars=search.quote_chars,
-        )
-        quoted = list(zip(candidates, quotes, strict=True))
-        if search.rerank:
-            # The passages whose sentences answer best come first.
-            quoted.sort(key=lambda pair: -pair[1].score)
-            chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
-            keep = {id(c) for c in chosen}
-            quoted = [(c, q) for c, q in quoted if id(c) in keep]
-        return Answer(
-            question,
-            [
-                AnsweredPassage(
-                    rank,
-                    Passage(
-                        chunk=c.chunk,
-                        article=records[c.chunk.article_id],
-                        score=c.score,
-                        dense_score=c.dense_score,
-                        lexical_score=c.lexical_score,
-                    ),
-                    quote,
-                )
-                for rank, (c, quote) in enumerate(quoted[:limit], 1)
-            ],
-        )
-
-    def _relevant_enough(self, dense: list[tuple[Chunk, float]], lexical: list[LexicalHit]) -> bool:
-        """Whether anything in the library is close enough to the question to quote.
-
-        Cosine alone separates badly: short questions score low against the passage that
-        answers them, and long off-topic ones score high against unrelated news. A passage
-        both retrievers put in their top ranks is strong evidence at a lower similarity, and
-        one both put first at the passage floor itself. Measured on RealTimeQA development
-        questions and off-topic questions (benchmarks/README.md, "Relevance floor").
-        """
-        search = self.settings.search
-        if not dense:
-            return False
-        best, best_similarity = dense[0]
-        if best_similarity >= search.min_similarity:
-            return True
-        keys = [(h.chunk.article_id, h.chunk.index) for h in lexical[:AGREEMENT_RANKS]]
-        if keys[:1] == [(best.article_id, best.index)]:
-            return best_similarity >= search.passage_min_similarity
-        return any(
-            similarity >= search.agreement_min_similarity
-            and (chunk.article_id, chunk.index) in keys
-            for chunk, similarity in dense[:AGREEMENT_RANKS]
-        )
+        return self._retriever.ask(question, self.store, search, top_k or search.top_k)
 
     # -- lexical index upkeep ----------------------------------------------------------------
 
@@ -1288,6 +1073,3 @@ def _lexical_path(settings: Settings) -> Path:
     for old in ("", "-wal", "-shm"):
         path.with_name(path.name + ".sqlite3" + old).unlink(missing_ok=True)
     return path
-
-
-__all__ = ["Library", "content_hash", "normalise_url"]
