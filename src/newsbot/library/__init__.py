@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import hashlib
 import heapq
-import json
 import logging
 import os
 import tempfile
@@ -40,7 +38,7 @@ from newsbot.index.store import (
     record_fingerprint,
 )
 from newsbot.ingest.chunk import chunk_article
-from newsbot.library import identity
+from newsbot.library import export, identity
 from newsbot.library.identity import Item, content_hash, normalise_url
 from newsbot.library.retrieval import Retriever
 from newsbot.models import (
@@ -209,10 +207,12 @@ class Library:
                     lock_wait=lock_wait,
                 )
                 opened.callback(store.close)
-                lexical = LexicalIndex(_lexical_path(settings))
+                lexical_path = _lexical_path(settings)
+                _remove_fts5_index(lexical_path)
+                lexical = LexicalIndex(lexical_path)
                 opened.callback(lexical.close)
                 sentences = SentenceVectors(
-                    _lexical_path(settings).with_suffix(".sentences.sqlite3"),
+                    lexical_path.with_suffix(".sentences.sqlite3"),
                     model=settings.embedding.identity,
                 )
                 opened.callback(sentences.close)
@@ -926,46 +926,13 @@ class Library:
         )
 
     def export(self, path: Path) -> int:
-        """Write every article, its text and metadata, as JSON Lines (``.gz``: compressed).
-
-        The lines are what ``ingest``/``import`` read, ids and provenance included, so an
-        import into another store rebuilds the same library. The file appears complete or not
-        at all (written beside, then renamed).
-
-        Returns:
-            the number of articles written.
-        """
-        temporary = path.with_name(f".{path.name}.partial")
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        try:
-            with opener(temporary, "wt", encoding="utf-8") as handle:
-                count = self.export_to(handle)
-            os.replace(temporary, path)
-        except OSError as error:
-            temporary.unlink(missing_ok=True)
-            raise IngestError(f"cannot write {path}: {error.strerror or error}") from None
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return count
+        """Write every article, its text and metadata, as JSON Lines (``.gz``: compressed);
+        see :func:`newsbot.library.export.export`. Returns the number of articles written."""
+        return export.export(self.store, path)
 
     def export_to(self, handle: TextIO) -> int:
-        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout).
-
-        Raises:
-            IngestError: the stream cannot be written (a full disk, a closed pipe).
-        """
-        count = 0
-        try:
-            for page in self.store.iter_articles():
-                for record, text, url_key in page:
-                    line = export_line(record, text, addressed=url_key is not None)
-                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    count += 1
-            handle.flush()
-        except OSError as error:
-            raise IngestError(f"cannot write the export: {error.strerror or error}") from None
-        return count
+        """Write the JSON Lines of :meth:`export` to an open text stream (e.g. stdout)."""
+        return export.export_to(self.store, handle)
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -1035,41 +1002,22 @@ def _newest(records: Iterable[ArticleRecord]) -> list[ArticleRecord]:
     return heapq.nlargest(RECENT_KEPT, unique.values(), key=lambda r: r.added_at)
 
 
-def export_line(
-    record: ArticleRecord, text: str, *, addressed: bool = True
-) -> dict[str, str | bool | None]:
-    """One line of ``newsbot export``: the JSON Lines article format ingest reads, plus
-    provenance (``added_at``, ``added_by``) and, for an article not found by its address
-    (:attr:`Article.addressed`), ``"addressed": false``."""
-    line: dict[str, str | bool | None] = {
-        "id": record.article_id,
-        "title": record.title,
-        "url": record.url,
-        "source": record.outlet,
-        "published": record.published,
-        "author": record.author,
-        "added_at": record.added_at,
-        "added_by": record.added_by,
-        "text": text,
-    }
-    if record.url and not addressed:
-        line["addressed"] = False
-    return line
-
-
 def _lexical_path(settings: Settings) -> Path:
+    """Where the BM25 index lives: beside an embedded store, in the user's cache for a server."""
     store = settings.store
     if store.lexical_path is not None:
         return store.lexical_path
     if not store.url:
         path = store.path / f"{store.collection}-lexical"
     else:
-        import os
-
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         digest = hashlib.sha256(f"{store.url}\0{store.collection}".encode()).hexdigest()[:16]
         path = cache / "newsbot" / f"lexical-{digest}"
-    # The SQLite FTS5 index of newsbot before 2026-11-26, beside it: derived data, replaced.
-    for old in ("", "-wal", "-shm"):
-        path.with_name(path.name + ".sqlite3" + old).unlink(missing_ok=True)
     return path
+
+
+def _remove_fts5_index(lexical_path: Path) -> None:
+    """Delete the SQLite FTS5 index of newsbot before 2026-11-26 beside ``lexical_path``:
+    derived data, which tantivy's index replaces."""
+    for old in ("", "-wal", "-shm"):
+        lexical_path.with_name(lexical_path.name + ".sqlite3" + old).unlink(missing_ok=True)
