@@ -37,21 +37,19 @@ from newsbot.index.store import (
     next_generation,
     record_fingerprint,
 )
-from newsbot.ingest.chunk import chunk_article
 from newsbot.library import export, identity
 from newsbot.library.identity import Item, content_hash, normalise_url
+from newsbot.library.passages import Passages
 from newsbot.library.retrieval import Retriever
 from newsbot.models import (
     Answer,
     Article,
     ArticleRecord,
-    Chunk,
     IngestResult,
     IngestStatus,
     LibraryStats,
     ReindexReport,
 )
-from newsbot.text import passage_sentences
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +146,6 @@ class Library:
         self._recent: list[ArticleRecord] | None = None
         # A write of this process failed half-way (outage, full disk): repair before the next.
         self._unfinished = False
-        self._warned_max_tokens = False
         self._lexical_unverified = False
         # Why writes are refused until a restart: the embedded Chroma blocks on every write after
         # one failed (measured with a file size limit), so failing fast beats hanging the bot.
@@ -157,6 +154,9 @@ class Library:
         # dense search (tantivy and onnxruntime release the GIL): a question waits for the
         # slower of the two, not their sum (benchmarks/README.md, "Question latency").
         self._lexical_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
+        self._passages = Passages(
+            lambda: self.settings.chunking, lambda: self.embedder, self.sentences
+        )
         self._retriever = Retriever(
             lambda texts: self.embedder.embed(texts), self.sentences, lexical, self._lexical_worker
         )
@@ -453,7 +453,7 @@ class Library:
         if job.to_write:
             try:
                 pairs = [(s.record.title, c) for _, _, s in job.to_write for c in s.chunks]
-                job.vectors.set_result(self._chunk_vectors(pairs))
+                job.vectors.set_result(self._passages.vectors(pairs))
             except BaseException as error:
                 job.vectors.set_exception(error)  # the queued write raises it instead
         return job
@@ -641,7 +641,7 @@ class Library:
                     error=None,
                 )
                 continue
-            chunks = self._chunks_of(article_id, article.text)
+            chunks = self._passages.chunks_of(article_id, article.text)
             if not chunks:
                 results[position] = IngestResult(
                     origin, IngestStatus.FAILED, error="no text to index"
@@ -668,73 +668,6 @@ class Library:
 
         return job
 
-    def _chunk_vectors(self, chunks: list[tuple[str, Chunk]]) -> np.ndarray:
-        """The vectors of ``(article title, chunk)`` pairs, as ``chunking.vectors`` says."""
-        if self.settings.chunking.vectors == "text":
-            # The title gives every chunk the article's subject, which a chunk from deep
-            # inside a story often never names.
-            prefixes = [
-                f"{title}\n" if self.settings.chunking.embed_title else "" for title, _ in chunks
-            ]
-            spans = [passage_sentences(c.text) for _, c in chunks]
-            vectors, sentence_vectors = self.embedder.embed_spans(
-                [p + c.text for p, (_, c) in zip(prefixes, chunks, strict=True)],
-                [
-                    [(a + len(p), b + len(p)) for a, b in s]
-                    for p, s in zip(prefixes, spans, strict=True)
-                ],
-            )
-            # The chunk's sentences, read in it by the same forward pass, are what quoting
-            # scores against the question: keeping them now means no question waits for the
-            # model to embed its passages' sentences (benchmarks/README.md, "Question latency").
-            texts, rows = [], []
-            for (_, chunk), chunk_spans, pooled in zip(
-                chunks, spans, sentence_vectors, strict=True
-            ):
-                for (a, b), vector in zip(chunk_spans, pooled, strict=True):
-                    if vector.any():  # a sentence past the model's length limit has none
-                        texts.append(chunk.text[a:b])
-                        rows.append(vector)
-            if rows:
-                self.sentences.put(texts, np.stack(rows))
-            return vectors
-        # Each sentence embedded once, though overlapping chunks share some: ~25% fewer
-        # tokens than embedding the chunks, and the vectors are kept, so quoting needs no
-        # model call. The price is recall: the mean of a chunk's sentence vectors retrieves
-        # worse than the chunk's own vector (benchmarks/README.md).
-        if not chunks:
-            return np.zeros((0, 0), dtype=np.float32)
-        per_chunk = [[c.text[a:b] for a, b in passage_sentences(c.text)] for _, c in chunks]
-        unique = list(dict.fromkeys(text for texts in per_chunk for text in texts))
-        vectors = self.sentences.embed(unique, self.embedder.embed)
-        row = {text: i for i, text in enumerate(unique)}
-        pooled = np.stack([vectors[[row[t] for t in texts]].mean(axis=0) for texts in per_chunk])
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
-
-    def _chunks_of(self, article_id: str, text: str) -> list[Chunk]:
-        max_tokens = self.settings.chunking.max_tokens
-        if max_tokens > self.embedder.max_tokens:
-            # Words past the model's limit would be in no vector: never found, never quoted.
-            if not self._warned_max_tokens:
-                log.warning(
-                    "chunking.max_tokens = %d is more than %s reads (%d tokens); "
-                    "chunks are cut at %d",
-                    max_tokens,
-                    self.embedder.name,
-                    self.embedder.max_tokens,
-                    self.embedder.max_tokens,
-                )
-                self._warned_max_tokens = True
-            max_tokens = self.embedder.max_tokens
-        return chunk_article(
-            article_id,
-            text,
-            max_tokens=max_tokens,
-            overlap_sentences=self.settings.chunking.overlap_sentences,
-            count_tokens=self.embedder.count_tokens,
-        )
-
     def _write(
         self,
         items: list[tuple[StoredArticle, ArticleRecord | None]],
@@ -742,7 +675,7 @@ class Library:
     ) -> None:
         """Embed and store articles in one go (a reindex; ingest embeds and stores a batch on
         two threads, see :meth:`_start_batch`)."""
-        vectors = self._chunk_vectors([(s.record.title, c) for s, _ in items for c in s.chunks])
+        vectors = self._passages.vectors([(s.record.title, c) for s, _ in items for c in s.chunks])
         self._store_articles(_with_vectors(items, vectors), store)
 
     def _store_articles(
@@ -890,7 +823,7 @@ class Library:
                 for record, text, url_key in page:
                     if done.get(record.article_id) == record.content_hash:
                         continue
-                    chunks = self._chunks_of(record.article_id, text)
+                    chunks = self._passages.chunks_of(record.article_id, text)
                     if not chunks:
                         log.warning("reindex: %s has no text to index", record.article_id)
                         continue
