@@ -312,7 +312,7 @@ class SearchSettings(_Section):
         "(0: all): common words cost the most time and add the least (benchmarks/README.md).",
     )
     rerank: int = Field(
-        10,
+        8,
         ge=0,
         le=100,
         description="Weigh the sentences of this many of the best passages and show first "

@@ -9,6 +9,7 @@ in another language a line is simply not recognised, and quoted as before.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Calls to action and promotions: the phrase alone marks the line.
@@ -55,8 +56,10 @@ _TOKEN = re.compile(r"\d{1,2}:\d{2}|[A-Za-z]\.[A-Za-z]\.?|\w+")
 _DATELINE = re.compile(r"^[\w .,()'/]{1,60}\s[\u2014\u2013-]{1,2}$")  # em dash, en dash
 
 
+@functools.lru_cache(maxsize=65536)
 def is_furniture(sentence: str) -> bool:
-    """Whether ``sentence`` is page furniture rather than a sentence of the story."""
+    """Whether ``sentence`` is page furniture rather than a sentence of the story (answers
+    are cached: the passages of a library come back question after question)."""
     text = sentence.strip()
     if not text:
         return True
