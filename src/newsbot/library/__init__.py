@@ -208,7 +208,8 @@ class Library:
                 )
                 opened.callback(store.close)
                 lexical_path = _lexical_path(settings)
-                _remove_fts5_index(lexical_path)
+                if settings.store.lexical_path is None:  # a path of newsbot's own choosing
+                    _remove_fts5_index(lexical_path)
                 lexical = LexicalIndex(lexical_path)
                 opened.callback(lexical.close)
                 sentences = SentenceVectors(
