@@ -20,6 +20,7 @@ from newsbot import health
 from newsbot.config import Settings, load_settings
 from newsbot.errors import NewsbotError, StoreInUseError
 from newsbot.models import Answer, IngestResult, IngestStatus
+from newsbot.redact import quiet_token_leaking_loggers
 
 app = typer.Typer(
     help="newsbot: answers questions about news articles with quoted excerpts and sources.",
@@ -77,7 +78,8 @@ def main_options(
 def _configure_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Request URLs of the Bot API carry the token; these loggers print them at INFO.
-    for name in ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers"):
+    quiet_token_leaking_loggers()
+    for name in ("chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     # trafilatura logs a page it finds no article in as an ERROR; the result already says so.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL if level > logging.DEBUG else level)

@@ -28,6 +28,7 @@ from newsbot.bot.delivery import DeliveringRateLimiter
 from newsbot.config import Settings
 from newsbot.errors import ConfigError, NewsbotError
 from newsbot.library import Library
+from newsbot.redact import RedactToken, quiet_token_leaking_loggers
 
 log = logging.getLogger(__name__)
 
@@ -38,39 +39,6 @@ NO_TOKEN = (
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 HEALTH_JOB = "health report"
 SHUTDOWN_GRACE = 30.0  # seconds in-flight library calls get to finish on shutdown
-# Loggers that print request URLs, which carry the bot token, at INFO or DEBUG.
-TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
-
-
-class RedactToken(logging.Filter):
-    """Replace the token in a record's message and traceback.
-
-    On a logger it covers that logger's own records (httpx prints request URLs); on a handler
-    it covers every record that reaches the handler, whichever logger it came from, e.g. an
-    exception whose text quotes the token.
-    """
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.token:
-            return True
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = self.redact(message), None
-        if record.exc_info and not record.exc_text:
-            # Formatters reuse exc_text when it is set, so the traceback is printed redacted.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.token in record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        if record.stack_info and self.token in record.stack_info:
-            record.stack_info = self.redact(record.stack_info)
-        return True
-
-    def redact(self, text: str) -> str:
-        return text.replace(self.token, "<token>")
 
 
 class DropStartupFailure(logging.Filter):
@@ -81,27 +49,6 @@ class DropStartupFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
-
-
-def quiet_token_leaking_loggers(token: str = "") -> None:
-    """Keep ``httpx``/``httpcore`` at WARNING or above: their request lines contain the token.
-
-    The level is set on the loggers themselves, so turning the root logger up to DEBUG later
-    does not turn them up too. With a token, the token is also redacted from those loggers'
-    records and from everything the root logger's handlers print.
-    """
-    for name in TOKEN_LEAKING_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
-        _add_redaction(logger, token)
-    for handler in logging.getLogger().handlers:
-        _add_redaction(handler, token)
-
-
-def _add_redaction(target: logging.Filterer, token: str) -> None:
-    if token and not any(isinstance(f, RedactToken) and f.token == token for f in target.filters):
-        target.addFilter(RedactToken(token))
 
 
 @dataclass(frozen=True)
