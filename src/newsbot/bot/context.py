@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.config import Settings
+from newsbot.feeds.manager import FeedManager
 from newsbot.library import Library
 
 T = TypeVar("T")
@@ -35,6 +36,14 @@ class Services:
     inflight: set[asyncio.Future[Any]] = field(default_factory=set)
     # The newest inline query of each user still waiting to be answered (questions.inline_query).
     inline_latest: dict[int, str] = field(default_factory=dict)
+    _feeds: FeedManager | None = field(default=None, repr=False)
+
+    def feed_manager(self, library: Library) -> FeedManager:
+        """The feed manager of the open library: one, since it serialises the polls and
+        guards the feeds' records (created on first use)."""
+        if self._feeds is None or self._feeds.library is not library:
+            self._feeds = FeedManager(library)
+        return self._feeds
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking library call in the thread pool; the event loop keeps serving.

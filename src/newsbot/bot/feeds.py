@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-import weakref
 from collections.abc import Iterable
 
 from telegram import Update
@@ -21,7 +20,6 @@ from newsbot.bot.render import clip, esc, fitting, link
 from newsbot.errors import NewsbotError, StoreError
 from newsbot.feeds.manager import FeedManager
 from newsbot.feeds.models import Alert, EntryResult, Feed, FeedNotFoundError, PollReport
-from newsbot.library import Library
 from newsbot.models import IngestStatus
 
 log = logging.getLogger(__name__)
@@ -36,18 +34,6 @@ USAGE = (
     "• <code>/feed poll</code> poll every feed now\n"
     "• <code>/feed digest on|off</code> a message when new articles arrive"
 )
-
-# One manager per open library: it serialises polls and guards the feeds' records.
-_managers: weakref.WeakKeyDictionary[Library, FeedManager] = weakref.WeakKeyDictionary()
-
-
-def manager_for(library: Library) -> FeedManager:
-    """The feed manager of ``library`` (created on first use)."""
-    manager = _managers.get(library)
-    if manager is None:
-        manager = _managers[library] = FeedManager(library)
-    return manager
-
 
 # --------------------------------------------------------------------------- rendering
 
@@ -143,7 +129,7 @@ async def feed_command(update: Update, context: NewsContext) -> None:
     args = (message.text or "").split()[1:]
     action = args[0].lower() if args else ""
     services = context.services
-    manager = manager_for(context.library)
+    manager = services.feed_manager(context.library)
 
     async def reply(text: str) -> None:
         await message.reply_text(text, do_quote=message.chat.type != "private")
@@ -224,7 +210,7 @@ async def poll_job(context: NewsContext) -> None:
     services = context.services
     if services.library is None:
         return
-    manager = manager_for(services.library)
+    manager = services.feed_manager(services.library)
     try:
         reports = await services.call(manager.poll_due)
     except NewsbotError as error:  # the store is down: the next run tries again
