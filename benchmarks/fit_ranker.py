@@ -30,12 +30,11 @@ import numpy as np
 from quality import Question, answer_pattern, contains, load_corpus, open_index, parse_args
 
 from newsbot import sentence_ranker
-from newsbot.answer import is_statement
+from newsbot.answer import is_statement, sentence_table
 from newsbot.furniture import is_furniture
 from newsbot.library import Library
 from newsbot.question import analyse
 from newsbot.sentence_ranker import FEATURES, PassageInfo
-from newsbot.text import passage_sentences
 
 RANKER = Path(sentence_ranker.__file__)
 _BLOCK = re.compile(r"(# fitted: begin\n).*?(# fitted: end\n)", re.DOTALL)
@@ -51,26 +50,24 @@ def question_rows(library: Library, question: Question, pool: int) -> Group:
     if not answer.answered or question.answer is None:
         return np.zeros((0, len(FEATURES))), np.zeros(0), []
     pattern = answer_pattern(question.answer)
-    sentences, owners = [], []
-    for position, item in enumerate(answer.passages):
-        chunk = item.passage.chunk
-        for a, b in passage_sentences(chunk.text):
-            text = chunk.text[a:b]
-            if not is_furniture(text) and is_statement(text):
-                sentences.append(text)
-                owners.append(position)
-    if not sentences:
-        return np.zeros((0, len(FEATURES))), np.zeros(0), []
-    infos = [
-        PassageInfo(n, item.passage.chunk.index == 0) for n, item in enumerate(answer.passages)
-    ]
-    vector = library.embedder.embed([answer.question])[0]
-    cosines = library.sentences.embed(sentences, library.embedder.embed) @ vector
-    rows = sentence_ranker.features(
-        analyse(answer.question), sentences, cosines, [infos[o] for o in owners]
+    # The features exactly as quoting reads them: over every sentence of the candidates.
+    table = sentence_table(
+        analyse(answer.question),
+        library.embedder.embed([answer.question])[0],
+        [item.passage.chunk for item in answer.passages],
+        [PassageInfo(n, item.passage.chunk.index == 0) for n, item in enumerate(answer.passages)],
+        lambda texts: library.sentences.embed(texts, library.embedder.embed),
     )
-    labels = np.array([contains(pattern, s) for s in sentences], dtype=np.float32)
-    return rows, labels, owners
+    # Only what may be bold is ranked.
+    keep = [not is_furniture(s) and is_statement(s) for s in table.sentences]
+    if not any(keep):
+        return np.zeros((0, len(FEATURES))), np.zeros(0), []
+    labels = np.array(
+        [contains(pattern, s) for s, k in zip(table.sentences, keep, strict=True) if k],
+        dtype=np.float32,
+    )
+    owners = [o for o, k in zip(table.owners, keep, strict=True) if k]
+    return table.rows[keep], labels, owners
 
 
 def top_hits(scores: np.ndarray, labels: np.ndarray, owners: Sequence[int], k: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,6 +37,37 @@ _NO_ANSWER = -1e6
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
+@dataclass(frozen=True, slots=True)
+class SentenceTable:
+    """The sentences of the candidate passages and the ranker's features of each."""
+
+    spans: list[list[tuple[int, int]]]  # per passage, its sentences' offsets in its text
+    sentences: list[str]  # every passage's sentences, in order
+    owners: list[int]  # the index of the passage each sentence comes from
+    rows: np.ndarray  # one row of features per sentence (sentence_ranker.FEATURES)
+
+
+def sentence_table(
+    question: QuestionShape,
+    question_vector: np.ndarray,
+    chunks: Sequence[Chunk],
+    passages: Sequence[PassageInfo],
+    embed: Embed,
+) -> SentenceTable:
+    """Split the passages into sentences and read the ranker's features of each, with one
+    batched embedding call; what quoting ranks, and what benchmarks/fit_ranker.py fits on."""
+    spans = [passage_sentences(chunk.text) for chunk in chunks]
+    owners = [i for i, chunk_spans in enumerate(spans) for _ in chunk_spans]
+    sentences = [
+        c.text[a:b] for c, chunk_spans in zip(chunks, spans, strict=True) for a, b in chunk_spans
+    ]
+    vectors = embed(sentences) if sentences else np.zeros((0, len(question_vector)))
+    rows = sentence_ranker.features(
+        question, sentences, vectors @ question_vector, [passages[i] for i in owners]
+    )
+    return SentenceTable(spans, sentences, owners, rows)
+
+
 def select_quotes(
     question: QuestionShape,
     question_vector: np.ndarray,
@@ -51,16 +83,9 @@ def select_quotes(
     Quotes are built best first, so where two passages of one article share a sentence
     (chunks overlap), the better one keeps it and the other highlights another.
     """
-    spans_per_chunk = [passage_sentences(chunk.text) for chunk in chunks]
-    owners = [i for i, spans in enumerate(spans_per_chunk) for _ in spans]
-    sentences = [
-        c.text[a:b] for c, spans in zip(chunks, spans_per_chunk, strict=True) for a, b in spans
-    ]
-    vectors = embed(sentences) if sentences else np.zeros((0, len(question_vector)))
-    rows = sentence_ranker.features(
-        question, sentences, vectors @ question_vector, [passages[i] for i in owners]
-    )
-    scores = sentence_ranker.scores(rows).tolist()
+    table = sentence_table(question, question_vector, chunks, passages, embed)
+    spans_per_chunk, sentences = table.spans, table.sentences
+    scores = sentence_ranker.scores(table.rows).tolist()
     # Whether a sentence is furniture or a minor line is asked lazily, best scores first:
     # most of a passage's sentences are never looked at (the rules are a third of the cost).
     furniture = _Lazy(sentences, is_furniture)
