@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 from newsbot.index.lexical import is_content_word
+from newsbot.text import words
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _WH = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
 # The question's clauses: a preamble sentence, or a lead-in before a comma ("According to a
 # recent study, which animal ...").
@@ -88,8 +88,8 @@ class QuestionShape:
 def analyse(question: str) -> QuestionShape:
     """The words of ``question`` and the answer type its asking clause expects (none when no
     rule applies)."""
-    words = tuple(_WORD.findall(question.lower()))
-    terms = tuple(dict.fromkeys(filter(is_content_word, words)))
+    ordered = tuple(words(question))
+    terms = tuple(dict.fromkeys(filter(is_content_word, ordered)))
     clauses = [c for c in _CLAUSE.split(question) if c.strip()]
     # The last clause with a question word is what is asked; the ones before set the scene
     # ("The minister who resigned on Monday ... Where is she now?" asks for a place).
@@ -97,4 +97,4 @@ def analyse(question: str) -> QuestionShape:
     answer_type = None
     if asking is not None:
         answer_type = next((t for t, rule in _TYPE_RULES if rule.search(asking)), None)
-    return QuestionShape(words, terms, answer_type)
+    return QuestionShape(ordered, terms, answer_type)

@@ -21,8 +21,8 @@ import numpy as np
 
 from newsbot.index.lexical import is_content_word
 from newsbot.question import AnswerType, QuestionShape
+from newsbot.text import words
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 # A word in capitals inside a sentence: a name, a place, an organisation, a title.
 _CAPITALISED = re.compile(r"(?<![\w'\u2019])[A-Z][\w'\u2019&.-]*")  # ' or a curly one inside
 # A word that is a number: it has a digit, or it is a number's name.
@@ -108,7 +108,7 @@ def features(
     """The feature matrix (one row per sentence, columns as :data:`FEATURES`);
     ``passages[i]`` describes the passage ``sentences[i]`` comes from."""
     rows = np.zeros((len(sentences), len(FEATURES)), dtype=np.float32)
-    stems = [[stem(w) for w in _WORD.findall(s.lower())] for s in sentences]
+    stems = [[stem(w) for w in words(s)] for s in sentences]
     bags = [set(ss) for ss in stems]
     weights = _idf(shape.terms, bags)
     question_stems = {stem(w) for w in shape.words}
