@@ -677,8 +677,8 @@ async def test_an_uploaded_json_lines_dump_is_imported_line_by_line(
     import gzip
     import json
 
-    from newsbot import library as library_module
     from newsbot.bot import admin
+    from newsbot.library import pipeline as library_module
 
     monkeypatch.setattr(admin, "IMPORT_PROGRESS_EVERY", 0.02)
     monkeypatch.setattr(library_module, "INGEST_BATCH", 1)  # results come batch by batch

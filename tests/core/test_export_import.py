@@ -149,9 +149,9 @@ def test_an_uploaded_dump_imports_like_the_file_and_reports_progress(
 ) -> None:
     """``Library.import_dump`` (the bot's upload of an export): the same results as importing
     the file, named after the upload, with a count after every line."""
-    import newsbot.library
+    import newsbot.library.pipeline
 
-    monkeypatch.setattr(newsbot.library, "INGEST_BATCH", 1)
+    monkeypatch.setattr(newsbot.library.pipeline, "INGEST_BATCH", 1)
     source = tmp_path / "source"
     with Library.open(load_settings(store={"path": source}), embedder=embedder) as library:
         library.add_text(SAMPLE.read_text(encoding="utf-8"))

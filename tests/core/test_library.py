@@ -20,8 +20,9 @@ from newsbot.config import Settings, load_settings
 from newsbot.errors import ArticleNotFoundError, ConfigError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
 from newsbot.index.store import fingerprint
-from newsbot.library import Library, _with_vectors
+from newsbot.library import Library
 from newsbot.library.identity import normalise_url
+from newsbot.library.writer import with_vectors
 from newsbot.models import QUOTE_GAP, Article, IngestResult, IngestStatus, Quote
 from tests.conftest import FIXTURES
 from tests.store_checks import read_embedded, short_reuters
@@ -71,7 +72,9 @@ def test_recent_articles_follow_writes_without_reading_the_registry(
     """What "nothing found" lists: kept from the scan at open and this library's writes, so a
     reply does not read every record of the registry (2 s at 25,000 articles)."""
     clock = itertools.count()
-    monkeypatch.setattr("newsbot.library._now", lambda: f"2026-01-01T00:{next(clock):02d}:00")
+    monkeypatch.setattr(
+        "newsbot.library.pipeline._now", lambda: f"2026-01-01T00:{next(clock):02d}:00"
+    )
     with Library.open(settings, embedder=embedder) as library:
         assert library.recent_articles() == []
         added = list(library.add_articles((f"f{i}", a) for i, a in enumerate(filler_articles(8))))
@@ -94,7 +97,9 @@ def test_recent_articles_follow_writes_without_reading_the_registry(
         library.store.delete_records([ids[-2]])
         assert recent(3) == [new, ids[-3], ids[-4]]
         monkeypatch.undo()
-    monkeypatch.setattr("newsbot.library.RECENT_KEPT", 5)  # fewer kept than the library holds
+    monkeypatch.setattr(
+        "newsbot.library.writer.RECENT_KEPT", 5
+    )  # fewer kept than the library holds
     with Library.open(settings, embedder=embedder) as library:
         assert [r.article_id for r in library.recent_articles(3)] == [new, ids[-3], ids[-4]]
         # Removals that leave too few to show read the registry again: all three left.
@@ -549,7 +554,7 @@ def test_an_ingest_stopped_early_leaves_whole_articles(
         stored = {r.article_id for r in library.store.all_records()}
         assert {r.article_id for r in seen} <= stored
         assert 64 <= len(stored) <= 128  # batch 1, and batch 2 if its write had begun
-        assert not library._inflight
+        assert not library.pipeline.inflight
         # The same ingest again completes it: what was stored is a duplicate now.
         again = list(library.add_articles(items))
         assert {r.article_id for r in again if r.status is IngestStatus.DUPLICATE} == stored
@@ -561,7 +566,7 @@ def test_an_ingest_stopped_early_leaves_whole_articles(
 def writer_held(library: Library) -> Iterator[None]:
     """Keep the library's writer thread busy: batches started meanwhile queue behind it."""
     gate = threading.Event()
-    library._writer.submit(gate.wait, 60)
+    library.pipeline._thread.submit(gate.wait, 60)
     try:
         yield
     finally:
@@ -571,7 +576,7 @@ def writer_held(library: Library) -> Iterator[None]:
 def queue_update(library: Library, sample_text: str) -> Any:
     """Check and queue a new text for the sample article (its batch, not yet written)."""
     changed = sample_article(sample_text + " Talks resumed on Monday.")
-    return library._start_batch([("update", changed)], None)
+    return library.pipeline.start_batch([("update", changed)], None)
 
 
 def test_a_duplicate_of_a_queued_article_never_stored_is_added_after_all(
@@ -581,12 +586,14 @@ def test_a_duplicate_of_a_queued_article_never_stored_is_added_after_all(
     original lands; here its ingest stopped first (what add_articles does when stopped)."""
     with Library.open(settings, embedder=embedder) as library:
         with writer_held(library):
-            original = library._start_batch([("original", sample_article(sample_text))], None)
+            original = library.pipeline.start_batch(
+                [("original", sample_article(sample_text))], None
+            )
             elsewhere = sample_article(sample_text, url="https://elsewhere.example/x")
-            copy = library._start_batch([("copy", elsewhere)], None)
+            copy = library.pipeline.start_batch([("copy", elsewhere)], None)
             assert copy.results[0].status is IngestStatus.DUPLICATE  # as things stood
             original.abandoned = True
-        (result,) = library._finish_batch(copy)
+        (result,) = library.pipeline.finish_batch(copy)
         assert result.status is IngestStatus.ADDED
         assert library.store.article_text(result.article_id) == sample_text
         assert [r.url for r in library.list_articles()] == [elsewhere.url]
@@ -603,7 +610,7 @@ def test_an_update_queued_before_a_removal_is_stored_as_new(
         with writer_held(library):
             update = queue_update(library, sample_text)
             library.remove(added.article_id)
-        (result,) = library._finish_batch(update)
+        (result,) = library.pipeline.finish_batch(update)
         assert result.status is IngestStatus.ADDED and result.article_id == added.article_id
         assert library.stats().articles == 1
         assert library.lexical.get_meta("fingerprint") == fingerprint(library.store.all_records())
@@ -619,9 +626,9 @@ def test_a_copy_of_the_text_a_queued_update_replaces_is_a_new_article(
         with writer_held(library):
             update = queue_update(library, sample_text)
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
-            copy = library._start_batch([("copy", old_text)], None)
-        (updated,) = library._finish_batch(update)
-        (copied,) = library._finish_batch(copy)
+            copy = library.pipeline.start_batch([("copy", old_text)], None)
+        (updated,) = library.pipeline.finish_batch(update)
+        (copied,) = library.pipeline.finish_batch(copy)
         assert updated.status is IngestStatus.UPDATED and updated.article_id == added.article_id
         assert copied.status is IngestStatus.ADDED and copied.article_id != added.article_id
         assert library.store.article_text(copied.article_id) == sample_text
@@ -636,12 +643,12 @@ def test_a_batch_after_one_that_stored_nothing_is_not_written(
     items = reuters_items(2)
     with Library.open(settings, embedder=embedder) as library:
         with writer_held(library):
-            first = library._start_batch(items[:1], None)
-            second = library._start_batch(items[1:], None, prior=first)
+            first = library.pipeline.start_batch(items[:1], None)
+            second = library.pipeline.start_batch(items[1:], None, prior=first)
             first.abandoned = True
         with pytest.raises(StoreError, match="not written"):
-            library._finish_batch(second)
-        assert library.stats().articles == 0 and not library._inflight
+            library.pipeline.finish_batch(second)
+        assert library.stats().articles == 0 and not library.pipeline.inflight
 
 
 def test_a_failed_recheck_of_a_duplicate_leaves_the_rest_of_its_batch_reported(
@@ -651,14 +658,16 @@ def test_a_failed_recheck_of_a_duplicate_leaves_the_rest_of_its_batch_reported(
     is reported failed, the new article written beside it is reported added."""
     with Library.open(settings, embedder=embedder) as library:
         with writer_held(library):
-            original = library._start_batch([("original", sample_article(sample_text))], None)
+            original = library.pipeline.start_batch(
+                [("original", sample_article(sample_text))], None
+            )
             copy = sample_article(sample_text, url="https://elsewhere.example/x")
             fresh = Article(text="The harbour reopened on Friday after repairs.", title="Harbour")
-            batch = library._start_batch([("copy", copy), ("fresh", fresh)], None)
+            batch = library.pipeline.start_batch([("copy", copy), ("fresh", fresh)], None)
             original.abandoned = True
         batch.written.result()
         shutil.rmtree(library.lexical.path)  # every write from now on fails
-        failed, added = library._finish_batch(batch)
+        failed, added = library.pipeline.finish_batch(batch)
         assert failed.status is IngestStatus.FAILED and "lexical index" in (failed.error or "")
         assert added.status is IngestStatus.ADDED
         assert [r.title for r in library.store.all_records()] == ["Harbour"]
@@ -674,10 +683,10 @@ def test_a_copy_of_the_old_text_is_a_duplicate_when_the_queued_update_never_land
         with writer_held(library):
             update = queue_update(library, sample_text)
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
-            copy = library._start_batch([("copy", old_text)], None)
+            copy = library.pipeline.start_batch([("copy", old_text)], None)
             assert not copy.results  # as things stood, a new article
             update.abandoned = True
-        (result,) = library._finish_batch(copy)
+        (result,) = library.pipeline.finish_batch(copy)
         assert result.status is IngestStatus.DUPLICATE and result.article_id == added.article_id
         assert library.stats().articles == 1
         assert library.store.article_text(added.article_id) == sample_text
@@ -693,16 +702,16 @@ def test_a_duplicate_of_a_queued_article_the_write_then_dropped_is_checked_again
         with writer_held(library):
             update = queue_update(library, sample_text)
             first = sample_article(sample_text, url="https://elsewhere.example/1")
-            first_copy = library._start_batch([("first", first)], None)
+            first_copy = library.pipeline.start_batch([("first", first)], None)
             second = sample_article(sample_text, url="https://elsewhere.example/2")
-            second_copy = library._start_batch([("second", second)], None)
+            second_copy = library.pipeline.start_batch([("second", second)], None)
             assert second_copy.results[0].status is IngestStatus.DUPLICATE  # of the first
             update.abandoned = True
-        (one,) = library._finish_batch(first_copy)
-        (two,) = library._finish_batch(second_copy)
+        (one,) = library.pipeline.finish_batch(first_copy)
+        (two,) = library.pipeline.finish_batch(second_copy)
         assert one.status is two.status is IngestStatus.DUPLICATE
         assert one.article_id == two.article_id == added.article_id
-        assert library.stats().articles == 1 and not library._inflight
+        assert library.stats().articles == 1 and not library.pipeline.inflight
 
 
 def test_an_update_back_to_the_stored_text_is_a_duplicate(
@@ -714,9 +723,9 @@ def test_an_update_back_to_the_stored_text_is_a_duplicate(
         added = library.add_article(sample_article(sample_text), origin="a")
         with writer_held(library):
             update = queue_update(library, sample_text)
-            back = library._start_batch([("back", sample_article(sample_text))], None)
+            back = library.pipeline.start_batch([("back", sample_article(sample_text))], None)
             update.abandoned = True
-        (result,) = library._finish_batch(back)
+        (result,) = library.pipeline.finish_batch(back)
         assert result.status is IngestStatus.DUPLICATE and result.article_id == added.article_id
         assert library.store.article_text(added.article_id) == sample_text
 
@@ -775,7 +784,7 @@ def test_two_ingests_at_once_store_each_article_once(
             thread.join(timeout=600)
         assert [len(results[name]) for name in inputs] == [130, 190]
         registry = {r.article_id: r for r in library.store.all_records()}
-        assert len(registry) == 200 and not library._inflight
+        assert len(registry) == 200 and not library.pipeline.inflight
         everything = results["first"] + results["second"]
         assert all(r.article_id in registry for r in everything), everything
         by_source: dict[str, list[IngestStatus]] = {}
@@ -823,9 +832,9 @@ def test_a_text_its_own_batch_replaces_is_free_for_a_new_article(
             update = queue_update(library, sample_text)
             newest = sample_article(sample_text + " A ceasefire was agreed on Tuesday.")
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
-            batch = library._start_batch([("newest", newest), ("copy", old_text)], None)
+            batch = library.pipeline.start_batch([("newest", newest), ("copy", old_text)], None)
             update.abandoned = True
-        updated, copied = library._finish_batch(batch)
+        updated, copied = library.pipeline.finish_batch(batch)
         assert updated.status is IngestStatus.UPDATED and updated.article_id == added.article_id
         assert copied.status is IngestStatus.ADDED and copied.article_id != added.article_id
         assert library.store.article_text(added.article_id) == newest.text
@@ -844,13 +853,13 @@ def test_an_article_the_write_time_check_drops_leaves_the_queue_alone(
             update = queue_update(library, sample_text)
             old_text = sample_article(sample_text, url="https://elsewhere.example/x")
             fresh = Article(text="The harbour reopened on Friday after repairs.", title="Harbour")
-            batch = library._start_batch([("copy", old_text), ("fresh", fresh)], None)
+            batch = library.pipeline.start_batch([("copy", old_text), ("fresh", fresh)], None)
             # The update never lands; the write of the batch starts here, by hand.
             vectors = batch.vectors.result()
-            with library._write_lock:
-                placed = _with_vectors([(s, None) for _, _, s in batch.to_write], vectors)
-                writing = library._recheck_locked(batch, [s for s, _ in placed])
-            queued = {s.url_key for s, _ in library._inflight}
+            with library.index.lock:
+                placed = with_vectors([(s, None) for _, _, s in batch.to_write], vectors)
+                writing = library.pipeline.recheck_locked(batch, [s for s, _ in placed])
+            queued = {s.url_key for s, _ in library.pipeline.inflight}
             update.abandoned = batch.abandoned = True  # the writer thread leaves both
         assert [s.record.title for s, _ in writing] == ["Harbour"]
         assert batch.results[0].status is IngestStatus.DUPLICATE

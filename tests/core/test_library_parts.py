@@ -84,3 +84,46 @@ def test_the_answer_pipeline_quotes_the_matching_sentence(fake_library: Library)
     assert "two million containers" in top.quote.highlight
     assert top.quote.text in HARBOUR and top.quote.highlight in top.quote.text
     assert fake_library.ask("🙂 ?!").passages == []
+
+
+def test_the_index_writer_keeps_bm25_stamped_with_the_registry(fake_library: Library) -> None:
+    from newsbot.index.store import fingerprint
+
+    harbour = fake_library.add_article(Article(text=HARBOUR, title="Terminal"), origin="test")
+    fake_library.add_article(Article(text=FARM, title="Harvest"), origin="test")
+    fake_library.remove(harbour.article_id or "")
+    # The stamp vouches for exactly the registry: the next opening trusts the BM25 rows.
+    assert fake_library.lexical.get_meta("fingerprint") == fingerprint(
+        fake_library.store.all_records()
+    )
+    assert [r.title for r in fake_library.recent_articles(5)] == ["Harvest"]
+
+
+def test_the_pipeline_counts_queued_articles_in_its_checks(fake_library: Library) -> None:
+    import threading
+
+    pipeline = fake_library.pipeline
+    gate = threading.Event()
+    pipeline._thread.submit(gate.wait, 60)  # the writer thread is busy: batches stay queued
+    try:
+        first = pipeline.start_batch([("first", Article(text=HARBOUR, title="A"))], None)
+        second = pipeline.start_batch([("second", Article(text=HARBOUR, title="B"))], None)
+        assert len(pipeline.inflight) == 1  # the copy was never queued
+    finally:
+        gate.set()
+    (added,) = pipeline.finish_batch(first)
+    (copy,) = pipeline.finish_batch(second)
+    assert added.status is IngestStatus.ADDED
+    assert copy.status is IngestStatus.DUPLICATE and copy.article_id == added.article_id
+    assert fake_library.stats().articles == 1 and not pipeline.inflight
+
+
+def test_reindex_builds_a_new_generation_that_answers(fake_library: Library) -> None:
+    for title, text in (("New terminal", HARBOUR), ("Harvest", FARM)):
+        fake_library.add_article(Article(text=text, title=title), origin="test")
+    before = fake_library.store.generation
+    report = fake_library.reindex()
+    assert report.articles == 2 and report.embedded == 2
+    assert fake_library.store.generation != before
+    answer = fake_library.ask("How much did the agriculture department cut its forecast?")
+    assert answer.passages and answer.passages[0].passage.article.title == "Harvest"

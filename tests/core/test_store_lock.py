@@ -135,7 +135,7 @@ def test_a_skipped_bm25_rebuild_is_redone_at_the_next_start(
     """An opening that finds another writer's mark and entry skips the rebuild; its own later
     writes must not vouch for rows it never checked (seen: the next write stamped the
     registry's fingerprint on a short index, which was then never rebuilt)."""
-    from newsbot.library import _FINGERPRINT, _WRITING
+    from newsbot.library.writer import _FINGERPRINT, _WRITING
 
     settings = load_settings(store={"path": tmp_path / "store"})
     with Library.open(settings, embedder=embedder) as library:
