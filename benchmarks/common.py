@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from newsbot.ingest.extract import clean_text
+from newsbot.ingest.clean import clean_text
 from newsbot.models import Article
 
 ROOT = Path(__file__).resolve().parent.parent

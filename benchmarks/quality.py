@@ -61,7 +61,7 @@ from newsbot.config import (
     load_settings,
 )
 from newsbot.index.embedder import Embedder
-from newsbot.ingest.extract import clean_text
+from newsbot.ingest.clean import clean_text
 from newsbot.library import Library
 from newsbot.models import Answer, Article, IngestStatus
 
@@ -363,7 +363,7 @@ def _corpus(
         if members:
             counts[f"{group}_answerable"] = sum(q.answerable for q in members)
             counts[f"{group}_unanswerable"] = sum(not q.answerable for q in members)
-    return Corpus(articles, questions, counts, "newsbot.ingest.extract.clean_text")
+    return Corpus(articles, questions, counts, "newsbot.ingest.clean.clean_text")
 
 
 # ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 
 from newsbot.config import Settings
 from newsbot.index.embedder import Embedder
-from newsbot.ingest.extract import clean_text
+from newsbot.ingest.clean import clean_text
 from newsbot.library import Library
 from newsbot.models import Article
 from tests.conftest import FIXTURES, SHARED

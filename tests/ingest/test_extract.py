@@ -10,13 +10,10 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from newsbot.errors import IngestError
-from newsbot.ingest.extract import (
-    article_from_bytes,
-    article_from_text,
-    clean_text,
-    markdown_to_text,
-    normalise_date,
-)
+from newsbot.ingest.clean import clean_text
+from newsbot.ingest.dates import normalise_date
+from newsbot.ingest.extract import article_from_bytes, article_from_text
+from newsbot.ingest.markdown import markdown_to_text
 
 from .conftest import HTML_FIXTURES, LATIN1_PAGE, SAMPLE
 

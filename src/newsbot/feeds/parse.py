@@ -16,7 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 from newsbot.config import FeedSettings, IngestSettings
 from newsbot.errors import IngestError
-from newsbot.ingest.extract import normalise_date, trusted_charset
+from newsbot.ingest.dates import normalise_date
+from newsbot.ingest.decode import trusted_charset
 from newsbot.ingest.fetch import Fetched, fetch_url
 from newsbot.redact import without_credentials
 

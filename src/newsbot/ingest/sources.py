@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from newsbot.config import IngestSettings
 from newsbot.errors import IngestError
-from newsbot.ingest.extract import article_from_bytes, article_from_text, normalise_date
+from newsbot.ingest.dates import normalise_date
+from newsbot.ingest.extract import article_from_bytes, article_from_text
 from newsbot.ingest.fetch import fetch_url
 from newsbot.models import Article
 from newsbot.redact import without_credentials
