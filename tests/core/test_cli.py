@@ -270,7 +270,7 @@ def test_ask_prints_the_answering_sentence_bold_on_a_terminal(
 
     from rich.console import Console
 
-    from newsbot import cli
+    from newsbot.cli import articles as cli
 
     library.add_text(sample_text, title="Massoud Vows to Fight on")
     answer = library.ask("Who took control of the Panjshir valley?", top_k=1)
