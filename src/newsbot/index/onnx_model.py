@@ -5,12 +5,22 @@ Why: on a small CPU host, onnxruntime encodes faster than torch, an int8 copy fa
 a process that never imports torch starts sooner and uses less memory. The export runs locally
 from the configured (by default the packaged) model, so nothing is downloaded; the result is
 cached under ``embedding.cache_dir`` and reused by every later process.
+
+Only the export needs torch, sentence-transformers and onnx; running the export needs none of
+them. An installation without them (the slim image) runs an export made elsewhere, and where
+there is none, says how to make it. Made where they are installed::
+
+    python -m newsbot.index.onnx_model [--config FILE]
+
+exports the configured model (``NEWSBOT_EMBEDDING__MODEL``, ``__BACKEND``, ``__CACHE_DIR``) as the
+first start of newsbot would.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -19,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,8 @@ _META_FILE = "newsbot-onnx.json"
 _EXPORT_VERSION = 4
 # Exit status of the export process for a configuration problem (its message is the last line).
 _CONFIG_ERROR = 3
+# What the export imports beyond what running the export needs.
+_EXPORT_PACKAGES = "torch, sentence-transformers and onnx"
 
 
 def model_fingerprint(name: str, path: str, local: bool) -> str:
@@ -52,16 +64,46 @@ def model_fingerprint(name: str, path: str, local: bool) -> str:
     return f"{slug}-{digest.hexdigest()[:12]}"
 
 
-def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> None:
+def cannot_export(name: str, cache_dir: Path, *, quantized: bool, reason: str) -> str:
+    """What to tell a person whose installation has no export of the model and cannot make one."""
+    backend = "onnx-int8" if quantized else "onnx"
+    return (
+        f"embedding model {name!r} has no {backend} export in {cache_dir}, and this "
+        f"installation cannot make one: {reason}. Exporting needs {_EXPORT_PACKAGES}, which "
+        "the slim image leaves out (it ships the default model's onnx-int8 export only). "
+        "Export it where they are installed (the default `pip install newsbot`, or the "
+        "Dockerfile's export stage: `docker build --target export`) by running `python -m "
+        "newsbot.index.onnx_model` there with the same NEWSBOT_EMBEDDING__MODEL and "
+        "NEWSBOT_EMBEDDING__BACKEND, and a NEWSBOT_EMBEDDING__CACHE_DIR that this installation "
+        "then reads as its own (docs/deployment.md)"
+    )
+
+
+def export(
+    model_path: str, local: bool, target: Path, *, quantize: bool, name: str | None = None
+) -> None:
     """Export the sentence-transformers model at ``model_path`` into ``target`` (atomically).
 
     The graph covers the whole sentence-transformers pipeline (transformer and pooling), so
     any pooling the model declares is reproduced; normalisation is left to the caller. It also
-    returns the token vectors, from which ``encode_spans`` pools sentences.
-    """
-    import torch
-    from sentence_transformers import SentenceTransformer
+    returns the token vectors, from which ``encode_spans`` pools sentences. ``name``, the model
+    as configured, is recorded beside it (see :func:`load_exported`).
 
+    Raises:
+        ConfigError: torch, sentence-transformers or onnx is not installed, or the model is
+            not one the export can read.
+    """
+    try:
+        import onnx  # noqa: F401  (the graph optimiser and the quantiser need it)
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:
+        raise ConfigError(
+            cannot_export(name or model_path, target.parent, quantized=quantize, reason=str(error))
+        ) from error
+    from newsbot.index.embedder import quiet_transformers
+
+    quiet_transformers()
     # Eager attention exports as plain MatMul/Softmax nodes, which onnxruntime's transformer
     # optimiser fuses into its Attention kernel; the SDPA export is opaque to it.
     model = SentenceTransformer(
@@ -130,6 +172,8 @@ def export(model_path: str, local: bool, target: Path, *, quantize: bool) -> Non
             (work / _MODEL_FILE).unlink()
         tokenizer.backend_tokenizer.save(str(work / _TOKENIZER_FILE))
         meta = {
+            "model": name or model_path,
+            "export_version": _EXPORT_VERSION,
             "inputs": names,
             "max_seq_length": int(model.max_seq_length or 512),
             "dimension": int(model.get_embedding_dimension() or 0),
@@ -181,6 +225,7 @@ class OnnxEncoder:
         self._inputs: list[str] = list(meta["inputs"])
         self.token_means = bool(meta.get("token_means"))
         self.max_tokens = int(meta["max_seq_length"])
+        self.directory = directory
         self._threads = threads
         self._counter = Tokenizer.from_file(str(directory / _TOKENIZER_FILE))
         self._counter.no_truncation()
@@ -260,17 +305,92 @@ def load(
         model_fingerprint(name, model_path, local) + ("-int8" if quantized else "")
     )
     if not (directory / _META_FILE).exists():
+        missing = _missing_export_package()
+        if missing:
+            raise ConfigError(
+                cannot_export(
+                    name, cache_dir, quantized=quantized, reason=f"No module named {missing!r}"
+                )
+            )
         log.info(
             "exporting %s to ONNX%s in %s (once; about half a minute)",
             name,
             " int8" if quantized else "",
             directory,
         )
-        export_in_child(model_path, local, directory, quantize=quantized)
+        export_in_child(model_path, local, directory, quantize=quantized, name=name)
     return OnnxEncoder(directory, quantized=quantized, threads=threads)
 
 
-def export_in_child(model_path: str, local: bool, target: Path, *, quantize: bool) -> None:
+def load_exported(
+    name: str,
+    names: Collection[str],
+    cache_dir: Path,
+    *,
+    quantized: bool,
+    threads: int,
+    missing: str,
+) -> OnnxEncoder:
+    """An export made elsewhere, for where the model's own files are not installed.
+
+    The slim image has no files of the packaged model, hence no fingerprint to find its export
+    by: its build stage exported it into ``cache_dir``, recording the model's name.
+
+    Args:
+        name: the model as configured (for the message).
+        names: the names (lower case) an export of it may have recorded.
+        cache_dir: where exports are kept.
+        quantized: whether the int8 export is wanted.
+        threads: texts encoded at once.
+        missing: why no export can be made here, for the message when there is none.
+
+    Raises:
+        ConfigError: ``cache_dir`` has no such export.
+    """
+    directory = find_export(cache_dir, names, quantized=quantized)
+    if directory is None:
+        raise ConfigError(cannot_export(name, cache_dir, quantized=quantized, reason=missing))
+    log.debug("using the export of %s in %s", name, directory)
+    return OnnxEncoder(directory, quantized=quantized, threads=threads)
+
+
+def find_export(cache_dir: Path, names: Collection[str], *, quantized: bool) -> Path | None:
+    """The newest complete export in ``cache_dir`` of a model recorded under one of ``names``,
+    made by this version of the export."""
+    graph = _INT8_FILE if quantized else _MODEL_FILE
+    found: list[tuple[int, str, Path]] = []
+    for meta_file in cache_dir.glob(f"*/{_META_FILE}"):
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not one of ours, or unreadable: not usable either way
+        directory = meta_file.parent
+        if (
+            isinstance(meta, dict)
+            and str(meta.get("model", "")).lower() in names
+            and meta.get("export_version") == _EXPORT_VERSION
+            and (directory / graph).is_file()
+            and (directory / _TOKENIZER_FILE).is_file()
+        ):
+            found.append((meta_file.stat().st_mtime_ns, directory.name, directory))
+    return max(found)[2] if found else None
+
+
+def _missing_export_package() -> str | None:
+    """The first of the packages the export imports that is not installed here, if any."""
+    for package in ("torch", "sentence_transformers", "onnx"):
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return package
+    return None
+
+
+def export_in_child(
+    model_path: str, local: bool, target: Path, *, quantize: bool, name: str | None = None
+) -> None:
     """:func:`export`, run in a child process.
 
     torch, the tracer and the quantiser leave ~700 MB in the process that exports (measured:
@@ -278,8 +398,9 @@ def export_in_child(model_path: str, local: bool, target: Path, *, quantize: boo
     bot, exporting at its first start, would keep for as long as it runs; their warnings are
     not the operator's concern either.
     """
-    command = [sys.executable, "-m", __name__, model_path, str(target)]
+    command = [sys.executable, "-m", __name__, "--child", model_path, str(target)]
     command += ["--local"] * local + ["--int8"] * quantize
+    command += ["--name", name] if name else []
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode == 0:
         return
@@ -292,18 +413,52 @@ def export_in_child(model_path: str, local: bool, target: Path, *, quantize: boo
 
 
 def _main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description="Export a sentence-transformers model to ONNX.")
-    parser.add_argument("model_path")
-    parser.add_argument("target", type=Path)
-    parser.add_argument("--local", action="store_true", help="the model is a local folder")
-    parser.add_argument("--int8", action="store_true", help="quantise the weights to int8")
+    parser = argparse.ArgumentParser(
+        prog="python -m newsbot.index.onnx_model",
+        description="Export the configured embedding model to ONNX into embedding.cache_dir, "
+        "as the first start of newsbot would (needs torch, sentence-transformers and onnx).",
+    )
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help="TOML config file (default: $NEWSBOT_CONFIG or ./config.toml).",
+    )
+    # The child process of export_in_child: one model folder into one target folder.
+    parser.add_argument(
+        "--child", nargs=2, metavar=("MODEL_PATH", "TARGET"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--local", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--name", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        export(args.model_path, args.local, args.target, quantize=args.int8)
+        if args.child:
+            model_path, target = args.child
+            export(model_path, args.local, Path(target), quantize=args.int8, name=args.name)
+        else:
+            _export_configured(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return _CONFIG_ERROR
     return 0
+
+
+def _export_configured(config: Path | None) -> None:
+    from newsbot.config import load_settings
+    from newsbot.index.embedder import Embedder
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # "exporting ..." (about half a minute), from this module as the loader imports it: run with
+    # -m, this file is also __main__, whose logger is another one.
+    logging.getLogger("newsbot.index.onnx_model").setLevel(logging.INFO)
+    settings = load_settings(config).embedding
+    if settings.backend == "torch":
+        print('embedding.backend is "torch": it runs the model itself, there is nothing to export')
+        return
+    encoder = Embedder(settings)._encoder
+    directory = getattr(encoder, "directory", settings.cache_dir)
+    print(f"{settings.model} ({settings.backend}): {directory}")
 
 
 if __name__ == "__main__":
