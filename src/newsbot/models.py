@@ -163,6 +163,9 @@ class AnsweredPassage:
     rank: int
     passage: Passage
     quote: Quote
+    # The article's address with a text fragment that opens it at the bold sentence (those of
+    # every passage of the article shown); the plain address when none can be built.
+    link: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         article, chunk = self.passage.article, self.passage.chunk
@@ -171,6 +174,7 @@ class AnsweredPassage:
             "article_id": article.article_id,
             "title": article.title,
             "url": article.url,
+            "link": self.link,
             "source": article.outlet,
             "published": article.published,
             "quote": self.quote.text,

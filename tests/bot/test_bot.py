@@ -16,6 +16,7 @@ from newsbot.bot.access import QuestionRateLimiter
 from newsbot.errors import StoreError
 from newsbot.library import Library
 from newsbot.models import QUOTE_GAP, Article, IngestStatus
+from newsbot.text_fragment import parse_text_directive
 from tests.bot.conftest import (
     ADMIN,
     BOT_USERNAME,
@@ -100,7 +101,14 @@ async def test_admin_adds_a_url_then_a_user_gets_the_quote_and_source(
     answer = await message_with(server, USER, "excerpt")
     assert_answer_about_massoud(answer)
     link = next(e for e in answer["entities"] if e["type"] == "text_link")
-    assert link["url"] == url
+    # The source opens the article at the bold sentence (a text fragment).
+    address, _, fragment = link["url"].partition("#:~:text=")
+    assert address == url and fragment
+    # One directive for each bold sentence of the article on the page.
+    # (A browser reads a no-break space as a space; so does the directive.)
+    starts = [" ".join(parse_text_directive(d).start.split()) for d in fragment.split("&text=")]
+    sentences = [" ".join(b.split()) for b in entity_texts(answer, "bold") if len(b) > 20]
+    assert sentences and all(any(b.startswith(s) for s in starts) for b in sentences), starts
     assert (USER, "typing") in server.chat_actions
     assert server.rejected == []
 

@@ -100,6 +100,7 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
         "article_id",
         "title",
         "url",
+        "link",
         "source",
         "published",
         "quote",
@@ -115,6 +116,7 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
     assert first["highlight"] in first["quote"]
     assert first["highlight"] in SAMPLE.read_text(encoding="utf-8")
     assert "Taliban" in first["highlight"]
+    assert first["link"] is None and first["url"] is None  # a file: no address to link
 
     code, out, _ = invoke("ask", "Who took control of the Panjshir valley?")
     assert code == 0 and "Panjshir" in out and "“" in out

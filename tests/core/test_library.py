@@ -19,7 +19,7 @@ import pytest
 from newsbot.config import Settings, load_settings
 from newsbot.errors import ArticleNotFoundError, ConfigError, ModelMismatchError, StoreError
 from newsbot.index.embedder import Embedder
-from newsbot.index.store import fingerprint
+from newsbot.index.records import fingerprint
 from newsbot.library import Library
 from newsbot.library.identity import normalise_url
 from newsbot.library.writer import with_vectors

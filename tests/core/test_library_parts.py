@@ -87,7 +87,7 @@ def test_the_answer_pipeline_quotes_the_matching_sentence(fake_library: Library)
 
 
 def test_the_index_writer_keeps_bm25_stamped_with_the_registry(fake_library: Library) -> None:
-    from newsbot.index.store import fingerprint
+    from newsbot.index.records import fingerprint
 
     harbour = fake_library.add_article(Article(text=HARBOUR, title="Terminal"), origin="test")
     fake_library.add_article(Article(text=FARM, title="Harvest"), origin="test")
@@ -127,3 +127,23 @@ def test_reindex_builds_a_new_generation_that_answers(fake_library: Library) -> 
     assert fake_library.store.generation != before
     answer = fake_library.ask("How much did the agriculture department cut its forecast?")
     assert answer.passages and answer.passages[0].passage.article.title == "Harvest"
+
+
+def test_a_source_link_opens_the_article_at_its_bold_sentence(fake_library: Library) -> None:
+    from newsbot.text_fragment import parse_text_directive
+
+    fake_library.add_article(
+        Article(text=HARBOUR, title="New terminal", url="https://port.example/a#top"),
+        origin="test",
+    )
+    fake_library.add_article(Article(text=FARM, title="Harvest"), origin="test")
+    answer = fake_library.ask("How many containers can the Rotterdam terminal handle a year?")
+    first = answer.passages[0]
+    assert first.link is not None and first.link.startswith("https://port.example/a#top:~:text=")
+    (directive,) = first.link.split(":~:text=")[1:]
+    decoded = parse_text_directive(directive)
+    assert decoded.start in first.quote.highlight and decoded.start in HARBOUR
+    assert first.to_json()["link"] == first.link and first.to_json()["url"].endswith("#top")
+    # No address, no link.
+    farm = fake_library.ask("How much did the agriculture department cut its forecast?")
+    assert farm.passages[0].link is None and farm.passages[0].to_json()["link"] is None

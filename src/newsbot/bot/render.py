@@ -131,10 +131,11 @@ def link(url: str | None, label_html: str) -> str:
     return f'<a href="{html.escape(url, quote=True)}">{label_html}</a>'
 
 
-def source_line(article: ArticleRecord) -> str:
-    """Linked title, outlet and date of an article."""
+def source_line(article: ArticleRecord, url: str | None = None) -> str:
+    """Linked title, outlet and date of an article; ``url`` (the address with a text fragment)
+    in place of the article's own when given."""
     title = esc(clip(clean(article.title).strip() or "Untitled", _TITLE_CHARS))
-    parts = [link(article.url, title)]
+    parts = [link(url or article.url, title)]
     outlet = clip(clean(article.outlet).strip(), _OUTLET_CHARS)
     if outlet:
         parts.append(esc(outlet))
@@ -172,7 +173,7 @@ def _excerpt(item: AnsweredPassage, budget: int) -> str:
     )
     return (
         f"<b>{item.rank}.</b>\n<blockquote>{quote}</blockquote>\n"
-        f"— {source_line(item.passage.article)}"
+        f"— {source_line(item.passage.article, item.link)}"
     )
 
 
@@ -215,7 +216,7 @@ def passage_view(item: AnsweredPassage) -> str:
     quote = _quote_html(before, highlight, after, MAX_MESSAGE_LENGTH - _FRAME_BUDGET)
     return (
         f"📄 <b>Passage {item.rank}</b>\n<blockquote>{quote}</blockquote>\n"
-        f"— {source_line(item.passage.article)}"
+        f"— {source_line(item.passage.article, item.link)}"
     )
 
 

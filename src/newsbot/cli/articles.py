@@ -195,8 +195,8 @@ def _print_answer(answer: Answer) -> None:
         )
         source = " · ".join(x for x in (article.title, article.outlet, article.published) if x)
         out.print(f"   — {escape(source)}")
-        if article.url:
-            out.print(f"     {escape(article.url)}")
+        if item.link or article.url:
+            out.print(f"     {escape(item.link or article.url or '')}")
         out.print(f"     [dim]id {article.article_id}, score {item.passage.score:.4f}[/dim]\n")
 
 

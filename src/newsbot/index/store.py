@@ -22,20 +22,26 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
-from chromadb.api.types import Where
 
 from newsbot.config import INT8_SUFFIX, StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError
 from newsbot.index.documents import DocumentCollection
 from newsbot.index.failures import describe_failure, translate_errors
 from newsbot.index.orphans import remove_orphan_segments
+from newsbot.index.records import (
+    StoredArticle,
+    chunk_from_metadata,
+    one_of,
+    record_from_metadata,
+    record_metadata,
+)
 from newsbot.index.store_lock import lock_embedded, process_alive, sole_opening, unlock_embedded
 from newsbot.models import ArticleRecord, Chunk
 
@@ -46,18 +52,6 @@ R = TypeVar("R")
 
 _MODEL_KEY = "newsbot_model"
 _ACTIVE = "active"
-_RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    """Everything written for one article in one go."""
-
-    record: ArticleRecord
-    text: str
-    chunks: list[Chunk]
-    vectors: np.ndarray  # one row per chunk
-    url_key: str | None
 
 
 def generation_names(prefix: str, generation: str) -> tuple[str, str, str]:
@@ -84,13 +78,6 @@ class Recovery:
     completed: list[str] = field(default_factory=list)  # fully written, only the mark was left
     rolled_back: list[str] = field(default_factory=list)  # partial writes removed
     in_flight: list[str] = field(default_factory=list)  # being written by a live process
-
-
-def record_fingerprint(record: ArticleRecord) -> int:
-    digest = hashlib.blake2b(
-        f"{record.article_id}\0{record.content_hash}\0{record.chunks}".encode(), digest_size=16
-    ).digest()
-    return int.from_bytes(digest, "big")
 
 
 class ChromaStore:
@@ -255,7 +242,10 @@ class ChromaStore:
             return {}
         # Chroma refuses a repeated id (two inputs of one batch may name one article).
         got = self._articles.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
-        return {i: _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
+        return {
+            i: record_from_metadata(i, m)
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
 
     @translate_errors
     def find_records(self, field: str, values: Sequence[str]) -> dict[str, ArticleRecord]:
@@ -263,11 +253,11 @@ class ChromaStore:
         if not values:
             return {}
         got = self._articles.get(
-            where=_one_of(field, list(dict.fromkeys(values))), include=["metadatas"]
+            where=one_of(field, list(dict.fromkeys(values))), include=["metadatas"]
         )
         found: dict[str, ArticleRecord] = {}
         for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-            found[str(meta[field])] = _record(article_id, meta)
+            found[str(meta[field])] = record_from_metadata(article_id, meta)
         return found
 
     @translate_errors
@@ -276,15 +266,22 @@ class ChromaStore:
         for offset in range(0, self.count_articles(), self.max_batch):
             got = self._articles.get(include=["metadatas"], limit=self.max_batch, offset=offset)
             records.extend(
-                _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+                record_from_metadata(i, m)
+                for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
             )
         return records
 
     @translate_errors
     def article_text(self, article_id: str) -> str | None:
-        got = self._articles.get(ids=[article_id], include=["documents"])
-        documents = got["documents"] or []
-        return documents[0] if documents else None
+        return self.article_texts([article_id]).get(article_id)
+
+    @translate_errors
+    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The stored texts of those of ``article_ids`` that exist."""
+        if not article_ids:
+            return {}
+        got = self._articles.get(ids=list(dict.fromkeys(article_ids)), include=["documents"])
+        return {i: d for i, d in zip(got["ids"], got["documents"] or [], strict=True) if d}
 
     @translate_errors
     def count_articles(self) -> int:
@@ -299,7 +296,7 @@ class ChromaStore:
     @translate_errors
     def delete_chunks(self, article_ids: Sequence[str]) -> None:
         for start in range(0, len(article_ids), 100):
-            self._chunks.delete(where=_one_of("article_id", article_ids[start : start + 100]))
+            self._chunks.delete(where=one_of("article_id", article_ids[start : start + 100]))
 
     @translate_errors
     def write_chunks(self, articles: Sequence[StoredArticle]) -> None:
@@ -342,7 +339,7 @@ class ChromaStore:
                 ids=[a.record.article_id for a in batch],
                 embeddings=np.asarray(centroids, dtype=np.float32),
                 documents=[a.text for a in batch],
-                metadatas=[_metadata(a.record, a.url_key) for a in batch],
+                metadatas=[record_metadata(a.record, a.url_key) for a in batch],
             )
 
     @translate_errors
@@ -425,7 +422,13 @@ class ChromaStore:
                 got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True
             ):
                 url_key = (m or {}).get("url_key")
-                page.append((_record(i, m), d or "", url_key if isinstance(url_key, str) else None))
+                page.append(
+                    (
+                        record_from_metadata(i, m),
+                        d or "",
+                        url_key if isinstance(url_key, str) else None,
+                    )
+                )
             yield page
 
     # -- reads for search --------------------------------------------------------------------
@@ -447,7 +450,7 @@ class ChromaStore:
             raise StoreError(f"{self.description} returned an incomplete query result")
         hits = []
         for meta, text, distance in zip(metadatas[0], documents[0], distances[0], strict=True):
-            hits.append((_chunk(meta, text), 1.0 - float(distance)))
+            hits.append((chunk_from_metadata(meta, text), 1.0 - float(distance)))
         return hits
 
     @translate_errors
@@ -470,58 +473,9 @@ class ChromaStore:
                 include=["documents", "metadatas"], limit=self.max_batch, offset=offset
             )
             yield [
-                _chunk(m, t)
+                chunk_from_metadata(m, t)
                 for m, t in zip(got["metadatas"] or [], got["documents"] or [], strict=True)
             ]
-
-
-def _one_of(field: str, values: Sequence[str]) -> Where:
-    """A Chroma filter: metadata ``field`` is one of ``values``."""
-    # mypy cannot narrow the "$in" key of a nested dict display to Chroma's literal type.
-    return cast(Where, {field: {"$in": list(values)}})
-
-
-def _metadata(record: ArticleRecord, url_key: str | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "chunks": record.chunks,
-        "content_hash": record.content_hash,
-    }
-    for name in _RECORD_FIELDS:
-        value = getattr(record, name)
-        if value is not None:
-            meta[name] = value
-    if url_key is not None:
-        meta["url_key"] = url_key
-    return meta
-
-
-def _record(article_id: str, meta: dict[str, Any] | Any) -> ArticleRecord:
-    meta = dict(meta or {})
-    return ArticleRecord(
-        article_id=article_id,
-        title=str(meta.get("title") or "Untitled"),
-        url=meta.get("url"),
-        outlet=meta.get("outlet"),
-        published=meta.get("published"),
-        author=meta.get("author"),
-        added_at=str(meta.get("added_at") or ""),
-        added_by=meta.get("added_by"),
-        chunks=int(meta.get("chunks") or 0),
-        content_hash=str(meta.get("content_hash") or ""),
-    )
-
-
-def _chunk(meta: dict[str, Any] | Any, document: str | None) -> Chunk:
-    """A stored chunk; its text is in the metadata, or (written before 2026-11-26) the
-    document."""
-    text = meta.get("text")
-    return Chunk(
-        article_id=str(meta["article_id"]),
-        index=int(meta["index"]),
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        text=text if isinstance(text, str) else document or "",
-    )
 
 
 def _setting_to_restore(stored_model: str) -> str:
@@ -530,11 +484,3 @@ def _setting_to_restore(stored_model: str) -> str:
     if stored_model.endswith(INT8_SUFFIX):
         return 'embedding.model (and embedding.backend = "onnx-int8")'
     return 'embedding.model (and embedding.backend = "torch" or "onnx")'
-
-
-def fingerprint(records: Iterable[ArticleRecord]) -> str:
-    """An order-independent digest of the registry; see :func:`record_fingerprint`."""
-    value = 0
-    for record in records:
-        value ^= record_fingerprint(record)
-    return f"{value:032x}"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from newsbot.errors import IngestError
-from newsbot.index.store import StoredArticle
+from newsbot.index.records import StoredArticle
 from newsbot.models import Article, ArticleRecord
 
 Item = tuple[str, Article | IngestError]

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+import newsbot.library.pipeline as pipeline
 from newsbot.config import Settings
-from newsbot.index.store import ChromaStore, StoredArticle, next_generation
-from newsbot.library import pipeline
+from newsbot.index.records import StoredArticle
+from newsbot.index.store import ChromaStore, next_generation
 from newsbot.library.passages import Passages
 from newsbot.library.writer import IndexWriter, Placed, with_vectors
 from newsbot.models import ReindexReport

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+import newsbot.library.identity as identity
 from newsbot.errors import StoreError
-from newsbot.index.store import StoredArticle
-from newsbot.library import identity
+from newsbot.index.records import StoredArticle
 from newsbot.library.identity import Item, content_hash, normalise_url
 from newsbot.library.passages import Passages
 from newsbot.library.writer import IndexWriter, Placed, with_vectors

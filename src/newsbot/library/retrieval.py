@@ -13,15 +13,18 @@ from newsbot.config import SearchSettings
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore
-from newsbot.models import Answer, AnsweredPassage, Chunk, Passage
+from newsbot.models import Answer, AnsweredPassage, ArticleRecord, Chunk, Passage, Quote
 from newsbot.question import analyse, clean_question, has_words
 from newsbot.search import diversify, fuse
 from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import valid_unicode
+from newsbot.text_fragment import fragment_link
 
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
+# Longer links are left plain: the bot refuses to render a link past 2,000 characters.
+MAX_LINK_CHARS = 2000
 
 
 class Retriever:
@@ -93,6 +96,8 @@ class Retriever:
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
+        shown = quoted[:limit]
+        links = source_links(store, [(records[c.chunk.article_id], q) for c, q in shown])
         return Answer(
             question,
             [
@@ -106,10 +111,34 @@ class Retriever:
                         lexical_score=c.lexical_score,
                     ),
                     quote,
+                    links.get(c.chunk.article_id),
                 )
-                for rank, (c, quote) in enumerate(quoted[:limit], 1)
+                for rank, (c, quote) in enumerate(shown, 1)
             ],
         )
+
+
+def source_links(
+    store: ChromaStore, shown: Sequence[tuple[ArticleRecord, Quote]]
+) -> dict[str, str]:
+    """Each shown article's address with a text fragment at the bold sentences shown from it,
+    so a browser opens the page there (the plain address when no fragment fits)."""
+    highlights: dict[str, list[str]] = {}
+    for article, quote in shown:
+        if article.url:
+            sentences = highlights.setdefault(article.article_id, [])
+            if quote.highlight.strip():
+                sentences.append(quote.highlight)
+    texts = store.article_texts([i for i, found in highlights.items() if found])
+    links = {}
+    for article, _ in shown:
+        if article.article_id in highlights and article.url:
+            text = texts.get(article.article_id, "")
+            link = fragment_link(article.url, text, highlights[article.article_id])
+            links[article.article_id] = (
+                link if link is not None and len(link) <= MAX_LINK_CHARS else article.url
+            )
+    return links
 
 
 def _relevant_enough(

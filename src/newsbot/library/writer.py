@@ -19,13 +19,8 @@ import numpy as np
 
 from newsbot.errors import ArticleNotFoundError, StoreError
 from newsbot.index.lexical import LexicalIndex
-from newsbot.index.store import (
-    ChromaStore,
-    Recovery,
-    StoredArticle,
-    fingerprint,
-    record_fingerprint,
-)
+from newsbot.index.records import StoredArticle, fingerprint, record_fingerprint
+from newsbot.index.store import ChromaStore, Recovery
 from newsbot.models import ArticleRecord
 
 log = logging.getLogger(__name__)
