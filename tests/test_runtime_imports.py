@@ -127,6 +127,16 @@ def test_without_torch_the_export_answers_as_the_full_install(
     assert len(reports) == 4 and all(not r["loaded"] for r in reports)
 
 
+@pytest.mark.slow
+def test_an_export_is_readable_by_other_users(model_cache: Path, embedder: Embedder) -> None:
+    """The image's user (and anyone the cache folder is shared with) runs an export made by
+    another user: its folder follows the umask, not mkdtemp's private mode."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    (export,) = (d for d in model_cache.iterdir() if d.name.endswith("-int8"))
+    assert export.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
 MODEL_MESSAGE = "python -m newsbot.index.onnx_model"
 
 

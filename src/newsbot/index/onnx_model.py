@@ -135,6 +135,11 @@ def export(
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    # mkdtemp's folder is private; the export is not: another user (the image's, a volume's
+    # reader) runs it. The export runs in a process of its own, alone in changing the umask.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)
     try:
         # The tracer's warnings are about shapes it cannot prove static; dynamic_axes covers
         # them, and an operator should not read them once per install.
@@ -349,7 +354,10 @@ def load_exported(
     """
     directory = find_export(cache_dir, names, quantized=quantized)
     if directory is None:
-        raise ConfigError(cannot_export(name, cache_dir, quantized=quantized, reason=missing))
+        message = cannot_export(name, cache_dir, quantized=quantized, reason=missing)
+        if unreadable := _unreadable_folders(cache_dir):
+            message += f"; this user cannot read {', '.join(unreadable)} in {cache_dir}"
+        raise ConfigError(message)
     log.debug("using the export of %s in %s", name, directory)
     return OnnxEncoder(directory, quantized=quantized, threads=threads)
 
@@ -374,6 +382,16 @@ def find_export(cache_dir: Path, names: Collection[str], *, quantized: bool) -> 
         ):
             found.append((meta_file.stat().st_mtime_ns, directory.name, directory))
     return max(found)[2] if found else None
+
+
+def _unreadable_folders(cache_dir: Path) -> list[str]:
+    """Folders in ``cache_dir`` this process may not look into (an export made by another
+    user with a private umask, say), by name."""
+    try:
+        folders = [d for d in cache_dir.iterdir() if d.is_dir()]
+    except OSError:
+        return []
+    return sorted(d.name for d in folders if not os.access(d, os.R_OK | os.X_OK))
 
 
 def _missing_export_package() -> str | None:
