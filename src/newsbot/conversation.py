@@ -1,0 +1,566 @@
+"""Follow-up questions: what a chat asked and was shown a moment ago, and whether a new message
+leans on it.
+
+After "Who took control of the Panjshir valley?", a reader's "what did their spokesman say?",
+"and the resistance?" or "more" means nothing on its own. newsbot rewrites no question with a
+model; it keeps, per chat, the last few turns (the question's topic words, the articles cited,
+the names in the bold sentences shown, where the last quote ended) and adds their words to a
+question that leans on them: conversational query expansion, as the TREC CAsT 2019 baseline
+"historical query expansion" (HQE) did.
+
+What is taken from HQE (Yang et al., "Query and Answer Expansion from Conversation History",
+TREC 2019; Lin et al. 2020, "Query Reformulation using Query History for Passage Retrieval in
+Conversational Search"; read in castorini/chatty-goose, ``chatty_goose/cqr/hqe.py`` and
+``settings.py``):
+
+- What is read of the history is keywords per turn, not whole questions, and the current
+  question is searched with those keywords added, never rewritten.
+- Two kinds of keyword: *topic* words (a word whose one-word BM25 top score is at least
+  ``R_topic`` = 4.5), added from every earlier turn, and *subtopic* words (score between
+  ``R_sub`` = 3.5 and ``R_topic``), added only from the last ``M`` = 5 turns and only when the
+  question is ambiguous (its own top BM25 score is at most ``eta`` = 10). Only nouns and
+  adjectives are kept (its POS filter).
+- Keywords of the previous responses are added as well (chatty-goose's HQE does so when CAsT
+  gives the canonical response passages): here, the names in the bold sentences just shown,
+  which often name what the next question's pronoun means ("their" = the Taliban).
+
+What is not, and why: newsbot's core has no index to score words against, and no tagger. A
+name (a capitalised word that does not merely start a sentence) stands for a topic word: in
+news, names are the rare, topical words. The other content words of the last question stand
+for subtopic words (``M`` = 1: news chats drift faster than CAsT's topics, and memory is per
+chat). The ambiguity test is :func:`follows_on`, read from the words of the question rather
+than from a retrieval score, since expansion happens before retrieval.
+
+Everything here is pure: no clock is read (``now`` is passed in), nothing is searched, nothing
+imports Telegram. Memory is bounded per turn, per conversation and in number of
+conversations (``tests/core/test_conversation.py`` measures 10,000 full chats).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+from newsbot.index.lexical import STOPWORDS, is_content_word
+
+DEFAULT_EXPIRY_S = 600.0
+DEFAULT_MAX_CONVERSATIONS = 10_000
+# Turns kept per conversation: HQE's history is the whole topic, but a news chat's third
+# question back is rarely what a pronoun means, and each turn costs memory in every chat.
+MAX_TURNS = 3
+# Per-turn bounds, so that a user sending long messages cannot grow a chat's context.
+MAX_QUESTION_CHARS = 120
+MAX_TOPIC_WORDS = 6
+MAX_NAMES = 6
+MAX_ARTICLES = 3
+MAX_EXPANSION = 6
+# English words and names longer than this are typing accidents, not topics.
+MAX_WORD_CHARS = 24
+# Library ids are 16 characters; a caller-supplied one longer than this is not remembered.
+MAX_ID_CHARS = 64
+# What one chat's remembered turns may take, packed (see Conversations). Measured for 10,000
+# chats (tests/core/test_conversation.py): 5.5 MB of news questions, 9.2 MB with every field
+# of every turn at its bound, keys included.
+MAX_CONTEXT_CHARS = 768
+
+# The split of newsbot.text.words, with the case kept: a capital is how a name is told from a
+# common word.
+_WORD = re.compile(r"\w+", re.UNICODE)
+# A capital after these (or at the start of the text) may only mark a sentence's start.
+_SENTENCE_ENDS = ".!?:;"
+_OPENING = "\"\u201c\u2018'(["  # straight and curly opening quotes, brackets
+_CLOSING = "\"\u201d\u2019')]"
+
+# Word lists are written as text, as newsbot.index.lexical writes its stopwords.
+# Words that ask rather than say what about: not topic words, and not counted when judging
+# whether a question stands on its own ("what happened next?" has no subject).
+_ASKING_TEXT = """
+    tell told know knew happen happened happens happening mean means meant think explain
+    describe next else go going went get got like really exactly actually please thing things
+    anything something stuff details detail
+"""
+_ASKING_WORDS = frozenset(_ASKING_TEXT.split())
+# Capitalised words that are not names of anything a follow-up could be about (a title in
+# capitals is a role, not a name: "who is the company's CEO?" still leans).
+_NOT_NAMES_TEXT = """
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    june july august september october november december today yesterday tomorrow
+    ceo cfo coo cto
+"""
+_NEVER_NAMES = STOPWORDS | frozenset(_NOT_NAMES_TEXT.split())
+# Pronouns that stand for a noun said before. The object forms at the end of a question
+# ("what did Biden say about it?") lean on something outside it even after a name.
+_PRONOUNS = frozenset({"he", "she", "they", "it", "his", "her", "their", "its", "them", "him"})
+_OBJECT_PRONOUNS = frozenset({"it", "them", "him", "her"})
+_SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "it"})
+# These stand for a person: a common noun before them ("the court") is not what they mean.
+_PERSONAL_PRONOUNS = frozenset({"he", "she", "his", "her", "him"})
+# Before a subject pronoun, these make a question of it ("which app did they use?"): its noun
+# is then outside the question, whatever comes before.
+_AUXILIARIES_TEXT = "do does did is was are were will would can could should has have had may"
+_AUXILIARIES = frozenset(_AUXILIARIES_TEXT.split())
+_DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
+# "That" before these points back in time ("that year"); "this year" is now.
+_TIME_NOUNS_TEXT = "year day week month time night morning moment season"
+_TIME_NOUNS = frozenset(_TIME_NOUNS_TEXT.split())
+# After a demonstrative, these say it stands alone, without its noun ("why did that happen?").
+_VERB_AFTER_TEXT = """
+    is was are were will would could can should might may did does do has have had s
+    mean means happen happened
+"""
+_VERB_AFTER = frozenset(_VERB_AFTER_TEXT.split())
+# After "that", these start a clause: "said that the economy ..." is not a demonstrative.
+_CLAUSE_START_TEXT = "it its he she they we i you the a an his her their there this these those"
+_CLAUSE_START = frozenset(_CLAUSE_START_TEXT.split())
+# "It" with no referent: "is it true that ...", "is it safe to ...", "how long will it take".
+_EXPLETIVE_TEXT = (
+    "true possible likely safe legal illegal necessary worth hard easy time take cost costs"
+)
+_EXPLETIVE_AFTER_IT = frozenset(_EXPLETIVE_TEXT.split())
+_LINKING = frozenset({"is", "was", "be", "s"})
+
+# "More" and its kin, read as the whole message (punctuation and case aside): "more people
+# died?" is a question, not a request for the next sentences.
+_MORE = re.compile(
+    r"(?:(?:ok|okay|please|so|and|yes)\s+)*"
+    r"(?:more|next|go\s+on|continue|keep\s+going|read\s+on|carry\s+on|and\s+then|then\s+what"
+    r"|what\s+next|tell\s+me\s+more(?:\s+about\s+(?:it|that|this))?"
+    r"|more\s+(?:about|on)\s+(?:it|that|this)"
+    r"|what\s+happen(?:ed|s)\s+next|what\s+happened\s+then|what\s+happened\s+after\s+that)"
+    r"(?:\s+please)?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePosition:
+    """Where the last quote shown ended: "more" continues from there in the same article."""
+
+    article_id: str
+    end: int  # offset in the article text just after the quote
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question of a chat and what its answer showed.
+
+    Attributes:
+        question: The question as asked (cut at MAX_QUESTION_CHARS).
+        topic_words: Its topic words (:func:`topic_words`): names as written, others lower-case.
+        article_ids: The articles its answer cited, best first.
+        names: The names in the bold sentences its answer showed (:func:`names_in`).
+        last_quote: Where the quote to continue from ended; None when nothing was shown.
+    """
+
+    question: str
+    topic_words: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    last_quote: QuotePosition | None = None
+
+    @classmethod
+    def build(
+        cls,
+        question: str,
+        *,
+        article_ids: Iterable[str] = (),
+        bold_sentences: Iterable[str] = (),
+        last_quote: QuotePosition | None = None,
+    ) -> Turn:
+        """The turn of an answered question, within the per-turn bounds.
+
+        Args:
+            question: The question as the reader asked it.
+            article_ids: The ids of the articles the answer cited, best first.
+            bold_sentences: The sentences shown in bold (each excerpt's highlight).
+            last_quote: Where the quote that "more" continues ended.
+        """
+        return cls(
+            question=question,
+            topic_words=tuple(topic_words(question)),
+            article_ids=tuple(article_ids),
+            names=tuple(names_in(bold_sentences)),
+            last_quote=last_quote,
+        ).bounded()
+
+    def bounded(self) -> Turn:
+        """This turn within the per-turn bounds: the question cut, at most MAX_TOPIC_WORDS,
+        MAX_NAMES and MAX_ARTICLES items, and no word that is not one (a space, a separator)
+        or is longer than MAX_WORD_CHARS, no id longer than MAX_ID_CHARS."""
+        quote = self.last_quote
+        if quote is not None and not _storable_id(quote.article_id):
+            quote = None
+        return Turn(
+            question=_SEPARATORS.sub(" ", self.question[:MAX_QUESTION_CHARS]),
+            topic_words=_words(self.topic_words, MAX_TOPIC_WORDS),
+            article_ids=tuple(filter(_storable_id, self.article_ids))[:MAX_ARTICLES],
+            names=_words(self.names, MAX_NAMES),
+            last_quote=quote,
+        )
+
+
+def _words(items: Iterable[str], limit: int) -> tuple[str, ...]:
+    fitting = (w for w in items if len(w) <= MAX_WORD_CHARS and _WORD.fullmatch(w))
+    return tuple(dict.fromkeys(fitting))[:limit]
+
+
+def _storable_id(article_id: str) -> bool:
+    return 0 < len(article_id) <= MAX_ID_CHARS and not _SEPARATORS.search(article_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The last few turns of one chat, oldest first, and when the last one was asked.
+
+    Only the last turn is whole. Of the earlier ones only their names are kept, the names in
+    their question (in ``topic_words``) and in their bold sentences, as only those are read
+    (:func:`expansion_words`); their question is "", and they have no articles or quote.
+    """
+
+    turns: tuple[Turn, ...]
+    last_time: float
+
+    @property
+    def last_turn(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    def expired(self, now: float, expiry: float) -> bool:
+        """Whether more than ``expiry`` seconds passed since the last turn (a clock that went
+        back counts as no time passed)."""
+        return now - self.last_time > expiry
+
+
+# A chat's context is kept packed in one string, the time of its last turn first: a Turn's
+# objects (the dataclass, three tuples, a string per word) take about 1.5 kB, its packed text
+# about 250 bytes, and a (float, str) pair would add 80 bytes to each chat. These control
+# characters separate the time, turns, fields and items; Turn.bounded keeps them out of every
+# field.
+_TIME_SEP, _TURN_SEP, _FIELD_SEP, _ITEM_SEP = "\x1c", "\x1e", "\x1f", "\x1d"
+_SEPARATORS = re.compile("[\x1c-\x1f]")
+
+
+def _pack_turn(turn: Turn) -> str:
+    quote = turn.last_quote
+    return _FIELD_SEP.join(
+        (
+            turn.question,
+            " ".join(turn.topic_words),
+            _ITEM_SEP.join(turn.article_ids),
+            " ".join(turn.names),
+            f"{quote.article_id}{_ITEM_SEP}{quote.end}" if quote is not None else "",
+        )
+    )
+
+
+def _unpack_turn(packed: str) -> Turn:
+    question, topic, ids, names, quote = packed.split(_FIELD_SEP)
+    position = None
+    if quote:
+        article_id, end = quote.split(_ITEM_SEP)
+        position = QuotePosition(article_id, int(end))
+    return Turn(
+        question=question,
+        topic_words=tuple(topic.split(" ")) if topic else (),
+        article_ids=tuple(ids.split(_ITEM_SEP)) if ids else (),
+        names=tuple(names.split(" ")) if names else (),
+        last_quote=position,
+    )
+
+
+def _pack(conversation: Conversation) -> str:
+    turns = _TURN_SEP.join(map(_pack_turn, conversation.turns))
+    return f"{conversation.last_time!r}{_TIME_SEP}{turns}"
+
+
+def _packed_time(packed: str) -> float:
+    return float(packed[: packed.index(_TIME_SEP)])
+
+
+def _unpack(packed: str) -> Conversation:
+    last_time, _, turns = packed.partition(_TIME_SEP)
+    return Conversation(tuple(map(_unpack_turn, turns.split(_TURN_SEP))), float(last_time))
+
+
+def _names_only(turn: Turn) -> Turn:
+    """What expansion reads of a turn that is no longer the last: its names."""
+    asked = tuple(w for w in turn.topic_words if w[:1].isupper())
+    return Turn(question="", topic_words=asked, names=turn.names)
+
+
+class Conversations:
+    """The conversations of every chat, in memory, bounded and expiring.
+
+    Keys are opaque and hashable (the bot uses ``(chat_id, reply_root)``); nothing of one key
+    is ever returned for another. A conversation is forgotten ``expiry`` seconds after its
+    last turn; past ``max_conversations``, the one whose last turn is oldest goes first. Each
+    keeps at most ``max_turns`` turns in at most MAX_CONTEXT_CHARS characters (older turns
+    go first). Not thread-safe: the bot's handlers run on one event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        expiry: float = DEFAULT_EXPIRY_S,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+        max_turns: int = MAX_TURNS,
+    ) -> None:
+        if expiry < 0 or max_conversations < 1 or max_turns < 1:
+            raise ValueError("expiry must be >= 0, max_conversations and max_turns >= 1")
+        self.expiry = expiry
+        self.max_conversations = max_conversations
+        self.max_turns = max_turns
+        # Packed conversations (_pack), in the order of their last turn, oldest first: the
+        # front is what expires, and what is evicted, first. A plain dict rather than an
+        # OrderedDict (about 100 bytes less per chat); reaching its front scans the holes
+        # that deletions left there, until its next resize compacts it.
+        self._conversations: dict[Hashable, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._conversations)
+
+    def get(self, key: Hashable, now: float) -> Conversation | None:
+        """The conversation of ``key``, or None when there is none or it has expired."""
+        stored = self._conversations.get(key)
+        if stored is None:
+            return None
+        conversation = _unpack(stored)
+        if conversation.expired(now, self.expiry):
+            del self._conversations[key]
+            return None
+        return conversation
+
+    def record(self, key: Hashable, turn: Turn, now: float) -> Conversation:
+        """Add ``turn`` to the conversation of ``key`` (a new one when it has none or it
+        expired) and return it: its last ``max_turns`` turns, as many as fit in
+        MAX_CONTEXT_CHARS, the earlier ones reduced to their names."""
+        self._drop_expired(now)
+        previous = self.get(key, now)
+        self._conversations.pop(key, None)
+        earlier = previous.turns[1 - self.max_turns :] if previous and self.max_turns > 1 else ()
+        last = turn.bounded()
+        kept = [last]
+        size = len(_pack_turn(last))
+        for older in map(_names_only, reversed(earlier)):
+            size += len(_pack_turn(older)) + 1
+            if size > MAX_CONTEXT_CHARS:
+                break
+            kept.append(older)
+        conversation = Conversation(tuple(reversed(kept)), now)
+        self._conversations[key] = _pack(conversation)
+        while len(self._conversations) > self.max_conversations:
+            del self._conversations[next(iter(self._conversations))]
+        return conversation
+
+    def forget(self, key: Hashable) -> None:
+        """Drop the conversation of ``key`` at once (``/new``); no error when there is none."""
+        self._conversations.pop(key, None)
+
+    def _drop_expired(self, now: float) -> None:
+        stale = []
+        for key, packed in self._conversations.items():
+            if now - _packed_time(packed) <= self.expiry:
+                break
+            stale.append(key)
+        for key in stale:
+            del self._conversations[key]
+
+
+def _is_name(word: str) -> bool:
+    return len(word) > 1 and word[0].isupper() and word.lower() not in _NEVER_NAMES
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens a sentence or a quotation."""
+    i = start - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    if i < 0 or text[i] in _OPENING:
+        return True
+    while i >= 0 and text[i] in _CLOSING:
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_ENDS
+
+
+def names_in(sentences: Iterable[str]) -> list[str]:
+    """The distinct names in ``sentences``, in order: capitalised words that are not
+    stopwords, weekdays or months.
+
+    A capital at the start of a sentence may only mark the start, so such a word counts when
+    it is written in capitals (an acronym: "NATO") or is capitalised inside a sentence too.
+    """
+    inside: set[str] = set()
+    found: list[str] = []
+    for sentence in sentences:
+        for match in _WORD.finditer(sentence):
+            word = match.group()
+            if _is_name(word):
+                found.append(word)
+                if word.isupper() or not _starts_sentence(sentence, match.start()):
+                    inside.add(word)
+    return list(dict.fromkeys(w for w in found if w in inside))
+
+
+def topic_words(question: str) -> list[str]:
+    """The words of ``question`` that say what it is about, in order, once each: its content
+    words but the asking ones ("tell", "happened", "else"), names as written, the others
+    lower-case.
+
+    The first word of a question counts as a name only when it could not be a mere capital:
+    an acronym, or a word capitalised again later.
+    """
+    names = {name.lower(): name for name in names_in([question])}
+    seen: dict[str, str] = {}
+    for word in _WORD.findall(question):
+        lower = word.lower()
+        if is_content_word(lower) and lower not in _ASKING_WORDS and lower not in seen:
+            seen[lower] = names.get(lower, lower)
+    return list(seen.values())
+
+
+def _stands_for_something(
+    words: Sequence[str], names: set[str], position: int, *, personal: bool
+) -> bool:
+    """Whether something before ``position`` can be what the pronoun there stands for: a
+    name, a "which/whose + noun" phrase ("which country said it ..."), or, for a pronoun that
+    is not a person's, two content words ("a piece of its visual cortex"). ("What + noun" is
+    left out: "what country" and "what made" cannot be told apart without a tagger.)"""
+    content = 0
+    for i, word in enumerate(words[:position]):
+        if word in names:
+            return True
+        if word in ("which", "whose") and i + 1 < position and is_content_word(words[i + 1]):
+            return True
+        content += is_content_word(word)
+    return not personal and content >= 2
+
+
+def _expletive_it(words: Sequence[str], position: int) -> bool:
+    """Whether the "it" at ``position`` refers to nothing: "is it true that", "it's safe to",
+    "how long will it take"."""
+    following = [w for w in words[position + 1 : position + 3] if w not in _LINKING]
+    return bool(following) and following[0] in _EXPLETIVE_AFTER_IT
+
+
+def _unresolved_pronoun(words: Sequence[str], names: set[str]) -> bool:
+    """Whether a pronoun, demonstrative or "there" in ``words`` stands for nothing in them."""
+    for i, word in enumerate(words):
+        rest = words[i + 1 :]
+        if word in _PRONOUNS:
+            if word == "it" and _expletive_it(words, i):
+                continue
+            if word in _OBJECT_PRONOUNS and not any(map(is_content_word, rest)):
+                return True  # "what did Biden say about it?"
+            if word in _SUBJECT_PRONOUNS and i > 0 and words[i - 1] in _AUXILIARIES:
+                return True  # "which app did they use?"
+            personal = word in _PERSONAL_PRONOUNS
+            if not _stands_for_something(words, names, i, personal=personal):
+                return True
+        elif word in _DEMONSTRATIVES:
+            after = rest[0] if rest else None
+            if after is None or after in _VERB_AFTER or word == "those":
+                return True  # "who said that?", "why did that happen?", "those tariffs"
+            if word == "that" and after in _TIME_NOUNS:
+                return True
+            if after in STOPWORDS and not (word == "that" and after in _CLAUSE_START):
+                return True
+        elif word == "there" and i > 0 and not any(map(is_content_word, rest)):
+            # "What happened there?"; not "Is there a curfew in Los Angeles?"
+            return True
+    return False
+
+
+def _asks_what_something_is(words: Sequence[str]) -> bool:
+    """Whether the question asks what or who something is: "What is olo?", "Who is Mark
+    Carney?", "What does Dimorphos mean?" (not "What is the mascot called?", nor "Who is
+    running it?")."""
+    if len(words) < 3 or words[0] not in ("what", "who"):
+        return False
+    if words[2] in STOPWORDS or words[2].endswith("ing"):
+        return False
+    return words[1] in ("is", "are", "was", "were") or (words[1] == "does" and words[-1] == "mean")
+
+
+def leans_on_previous(question: str) -> bool:
+    """Whether ``question`` needs the one before it to be understood.
+
+    It does when it starts with "and", "what about" or "how about"; holds "else" ("what
+    else", "who else") or "ones" ("the sunflower ones"); has too few topic words to stand
+    alone (fewer than three, or two with a name: "Who is the president of France?" stands,
+    "Why?" and "What were the casualties?" do not), unless it asks what something is ("What
+    is olo?"); or holds a pronoun or demonstrative without its noun: "their spokesman" with
+    nothing before it that it could mean, "about it" at the end, "did they", "that" alone
+    ("who said that?"), "that year", "those tariffs". "This week" and "that law" keep their
+    noun and stand alone; so does "the company", which only a tagger could tell apart.
+    """
+    cased = _WORD.findall(question)
+    words = [w.lower() for w in cased]
+    if not words:
+        return False
+    if words[0] == "and" or words[:2] in (["what", "about"], ["how", "about"]):
+        return True
+    if "else" in words or "ones" in words:
+        return True
+    topic = topic_words(question)
+    names = {w.lower() for w in topic if w[:1].isupper()}
+    too_few = len(topic) < 2 or (len(topic) == 2 and not names)
+    if too_few and not (topic and _asks_what_something_is(words)):
+        return True
+    return _unresolved_pronoun(words, names)
+
+
+def follows_on(
+    question: str,
+    conversation: Conversation | None,
+    now: float,
+    *,
+    is_reply: bool,
+    expiry: float = DEFAULT_EXPIRY_S,
+) -> bool:
+    """Whether ``question`` continues ``conversation`` and is to be searched with its words.
+
+    A question with no remembered (or an expired) conversation never does: it is answered on
+    its own, as is any follow-up to a message the bot no longer remembers. A reply to one of
+    the bot's answers always does (any chat type). Otherwise it does when it leans on the
+    previous question (:func:`leans_on_previous`).
+
+    Args:
+        question: The message as the reader sent it.
+        conversation: The chat's conversation (``Conversations.get``), or None.
+        now: The current time, in the clock the conversation's times are in.
+        is_reply: The message replies to one of the bot's answers.
+        expiry: Seconds after its last turn when a conversation no longer counts.
+    """
+    if conversation is None or not conversation.turns or conversation.expired(now, expiry):
+        return False
+    return is_reply or leans_on_previous(question)
+
+
+def expansion_words(question: str, conversation: Conversation) -> list[str]:
+    """The conversation's words to add to ``question``, most recent turn first, at most
+    MAX_EXPANSION, none already in the question (whatever its case).
+
+    From each turn, newest first: the names in its question, the names in the bold sentences
+    its answer showed (HQE's topic words, from every turn kept), and, from the last turn only,
+    its question's other topic words (HQE's subtopic words, with ``M`` = 1).
+    """
+    present = {w.lower() for w in _WORD.findall(question)}
+    chosen: dict[str, str] = {}
+    for age, turn in enumerate(reversed(conversation.turns)):
+        asked_names = [w for w in turn.topic_words if w[:1].isupper()]
+        candidates = [*asked_names, *turn.names]
+        if age == 0:
+            candidates += [w for w in turn.topic_words if not w[:1].isupper()]
+        for word in candidates:
+            lower = word.lower()
+            if lower not in present and lower not in chosen:
+                chosen[lower] = word
+                if len(chosen) == MAX_EXPANSION:
+                    return list(chosen.values())
+    return list(chosen.values())
+
+
+def asks_for_more(question: str) -> bool:
+    """Whether the whole message asks to go on reading ("more", "next", "go on", "continue",
+    "tell me more", "what happened next"), whatever its case and punctuation."""
+    plain = " ".join(_WORD.findall(question.lower()))
+    return _MORE.fullmatch(plain) is not None
