@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from newsbot.index.embedder import Embedder
+from newsbot.index.embedder import PACKAGED_NAMES, Embedder
+from newsbot.index.onnx_model import find_export
 from tests.conftest import SAMPLE
 from tests.store_checks import cli_env, newsbot
 
@@ -133,8 +134,8 @@ def test_an_export_is_readable_by_other_users(model_cache: Path, embedder: Embed
     another user: its folder follows the umask, not mkdtemp's private mode."""
     umask = os.umask(0o022)
     os.umask(umask)
-    (export,) = (d for d in model_cache.iterdir() if d.name.endswith("-int8"))
-    assert export.stat().st_mode & 0o777 == 0o777 & ~umask
+    export = find_export(model_cache, PACKAGED_NAMES, quantized=True)
+    assert export is not None and export.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 MODEL_MESSAGE = "python -m newsbot.index.onnx_model"
