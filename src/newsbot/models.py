@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 
@@ -190,11 +191,50 @@ class AnsweredPassage:
 
 
 @dataclass(frozen=True, slots=True)
+class Period:
+    """Days of publication, both inclusive; None: open at that end ("before 2020")."""
+
+    start: date | None
+    end: date | None
+
+    def day_numbers(self) -> tuple[int, int]:
+        """The period as the YYYYMMDD numbers the index filters on."""
+        start, end = self.start or date.min, self.end or date.max
+        return (
+            start.year * 10000 + start.month * 100 + start.day,
+            end.year * 10000 + end.month * 100 + end.day,
+        )
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
-    """The reply to a question: quoted passages with their sources, or nothing found."""
+    """The reply to a question: quoted passages with their sources, or nothing found.
+
+    A question about time (``newsbot.time_query``) also says what was searched: ``period``,
+    the articles' publication days searched (wider than ``asked_period`` when nothing in the
+    period the reader named answered; None with ``asked_period`` set when nothing published
+    then or around then answered, and the passages come from any date); ``latest``, newer
+    articles ranked higher; ``undated``,
+    the articles without a date that a period search left out; ``empty_period``, no article at
+    all was published in the period; ``problem``, why the time phrase could not be used;
+    ``no_subject``, the question was only a time phrase.
+    """
 
     question: str
     passages: list[AnsweredPassage] = field(default_factory=list)
+    period: Period | None = None
+    asked_period: Period | None = None
+    latest: bool = False
+    undated: int = 0
+    empty_period: bool = False
+    problem: str | None = None
+    no_subject: bool = False
 
     @property
     def answered(self) -> bool:
@@ -203,6 +243,11 @@ class Answer:
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "period": self.period.to_json() if self.period else None,
+            "asked_period": self.asked_period.to_json() if self.asked_period else None,
+            "latest": self.latest,
+            "undated_not_searched": self.undated,
+            "problem": self.problem,
             "answered": self.answered,
             "passages": [p.to_json() for p in self.passages],
         }

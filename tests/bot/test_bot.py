@@ -122,7 +122,7 @@ async def test_start_help_and_command_menus(server: BotApiServer, bot: RunningBo
     assert "/remove" in admin_help["text"]
 
     default = server.commands[('{"type": "default"}', "")]
-    assert {c["command"] for c in default} == {"ask", "help", "start"}
+    assert {c["command"] for c in default} == {"ask", "help", "latest", "start"}
     admin_scope = server.commands[(f'{{"chat_id": {ADMIN}, "type": "chat"}}', "")]
     assert {"add", "list", "remove", "stats", "ask"} <= {c["command"] for c in admin_scope}
     assert server.rejected == []
@@ -150,6 +150,26 @@ async def test_more_button_pages_and_stale_buttons_are_answered(
     )
     for stale in answers[1:]:
         assert "expired" in stale["text"] and stale["show_alert"] is True
+    assert server.rejected == []
+
+
+async def test_questions_about_time_and_latest(server: BotApiServer, bot: RunningBot) -> None:
+    server.user_message("Who took control of the Panjshir valley in September 2021?", user_id=USER)
+    answer = await message_with(server, USER, "excerpt")
+    assert "📅 Searched articles published in Sep 2021." in answer["text"]
+    assert_answer_about_massoud(answer)
+    server.user_message("Who took control of the Panjshir valley in 2022?", user_id=USER)
+    other = await message_with(server, USER, "No article in the library was published in 2022;")
+    assert_answer_about_massoud(other)
+    server.user_message("How do I bake sourdough bread in 2023?", user_id=USER)
+    nothing = await message_with(server, USER, "(or around then) answers this.")
+    assert "Nothing published in 2023" in nothing["text"] and "the latest:" in nothing["text"]
+    server.user_message("/latest", user_id=USER)
+    newest = await message_with(server, USER, "The newest articles")
+    assert "Massoud Vows to Fight" in newest["text"] and entity_texts(newest, "text_link")
+    server.user_message("/latest Panjshir resistance", user_id=USER)
+    about = await message_with(server, USER, "The newest articles about")
+    assert "Massoud Vows to Fight" in about["text"]
     assert server.rejected == []
 
 

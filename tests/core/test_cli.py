@@ -140,6 +140,23 @@ def test_ingest_ask_list_stats_remove(store: Path, jsonl: Path) -> None:
     grain = next(r for r in listed if r["title"] == "Grain exports rise")
     assert (grain["source"], grain["published"]) == ("Wire", "2024-06-01")
 
+    # Questions about time: the period searched is part of the answer.
+    code, out, _ = invoke(
+        "ask", "Who took control of the Panjshir valley in September 2021?", "--json"
+    )
+    dated = json.loads(out)
+    assert code == 0 and dated["period"] == {"start": "2021-09-01", "end": "2021-09-30"}
+    assert dated["passages"] and {p["published"] for p in dated["passages"]} == {"2021-09-06"}
+    code, out, _ = invoke("ask", "Who took control of the Panjshir valley in 2023?")
+    assert code == 0 and "Taliban" in out
+    assert "No article in the library was published in 2023; these answers are" in out
+    assert json.loads(invoke("ask", "Who leads the resistance?", "--json")[1])["period"] is None
+    code, out, _ = invoke("latest", "--json", "--limit", "2")
+    newest = json.loads(out)
+    assert code == 0 and [r["published"] for r in newest] == ["2024-06-01", "2024-03-15"]
+    code, out, _ = invoke("latest", "Panjshir resistance")
+    assert code == 0 and "Massoud Vows to Fight" in out and "Grain" not in out
+
     code, out, _ = invoke("stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["articles"] == 4 and stats["chunks"] >= 4

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from newsbot.errors import StoreError
-from newsbot.index.lexical import LexicalIndex, question_stems
+from newsbot.index.lexical import FORMAT, LexicalIndex, question_stems
 from newsbot.models import Chunk
 
 
@@ -189,7 +189,7 @@ def test_two_openings_write_the_meta_file_at_the_same_time(tmp_path: Path) -> No
     for thread in threads:
         thread.join()
     assert errors == []
-    assert json.loads((path / "newsbot-meta.json").read_text())["format"] == "tantivy-1"
+    assert json.loads((path / "newsbot-meta.json").read_text())["format"] == FORMAT
     assert [p.name for p in path.iterdir() if p.name.endswith(".tmp")] == []
     umask = os.umask(0)
     os.umask(umask)

@@ -32,6 +32,7 @@ from newsbot.bot.questions import (
     ask_command,
     group_text,
     inline_query,
+    latest_command,
     not_text,
     private_text,
     show_page,
@@ -67,6 +68,7 @@ def register(application: Application, admins: frozenset[int]) -> None:
         [
             CommandHandler(["start", "help"], start, filters=new),
             CommandHandler("ask", ask_command, filters=new),
+            CommandHandler("latest", latest_command, filters=new),
             CommandHandler("add", add, filters=new & admin),
             CommandHandler("list", list_command, filters=new & admin),
             CommandHandler("remove", remove, filters=new & admin),

@@ -38,11 +38,15 @@ from newsbot.bot.context import NewsContext
 from newsbot.bot.menus import set_admin_commands
 from newsbot.library import Library
 from newsbot.models import Answer
+from newsbot.periods import time_notes
 from newsbot.question import clean_question, has_words
 
 log = logging.getLogger(__name__)
 
 
+# /latest lists this many articles; a topic longer than a question is cut.
+LATEST_SHOWN = 8
+MAX_TOPIC_CHARS = 300
 # Clients send an inline query on (nearly) every keystroke; a query is answered only if no
 # newer one from the same user came within this time, so typing a question costs one search.
 INLINE_SETTLE = 0.4
@@ -119,6 +123,8 @@ async def start(update: Update, context: NewsContext) -> None:
         "• In a private chat, just send me your question.",
         "• In a group, mention me, reply to one of my messages, or use /ask &lt;question&gt;.",
         "• In any chat, type my username and a question to share an excerpt (inline mode).",
+        "• Ask about a time: <i>What happened in Kabul last week?</i>, <i>… in March 2021</i>, "
+        "<i>the latest on …</i>; /latest [topic] lists the newest articles.",
         "",
         "Under an answer, 📄 <i>n</i> shows the whole passage of excerpt <i>n</i>, and "
         "<b>More</b> shows further excerpts.",
@@ -141,6 +147,17 @@ async def ask_command(update: Update, context: NewsContext) -> None:
             await reply(message, "Ask like this: <code>/ask What happened in the valley?</code>")
         return
     await answer_question(update, context, question)
+
+
+async def latest_command(update: Update, context: NewsContext) -> None:
+    """/latest [topic]: the newest articles, optionally about a topic, with date and link."""
+    message = update.effective_message
+    if message is None or await over_limit(update, context):
+        return
+    topic = clean_question(command_rest(message.text), MAX_TOPIC_CHARS).strip() or None
+    async with typing(context, message.chat_id):
+        records = await context.services.call(context.library.latest, topic, limit=LATEST_SHOWN)
+    await reply(message, render.latest_articles(records, topic))
 
 
 async def private_text(update: Update, context: NewsContext) -> None:
@@ -206,7 +223,7 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
         )
         if not answer.answered:
             count, titles = await context.services.call(_library_hint, context.library)
-            text = render.nothing_found(question, count, titles)
+            text = render.nothing_found(question, count, titles, time_notes(answer))
             await reply(message, text)
             return
     await reply(

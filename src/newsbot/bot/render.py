@@ -22,6 +22,7 @@ from newsbot.models import (
     IngestStatus,
     LibraryStats,
 )
+from newsbot.periods import time_notes
 
 MAX_MESSAGE_LENGTH = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
 ELLIPSIS = "…"
@@ -31,6 +32,7 @@ _FRAME_BUDGET = 420
 _QUESTION_CHARS = 200
 _TITLE_CHARS = 150
 _OUTLET_CHARS = 60
+_NOTE_CHARS = 160  # a line about the period searched; the frame budget holds three
 _SOURCE_BUDGET = 280  # number, title, outlet, date and the punctuation between them
 
 # C0/C1 controls (except tab and newline) and lone surrogates: Telegram refuses or mangles them.
@@ -191,8 +193,10 @@ def answer_page(answer: Answer, page: int, page_size: int) -> str:
     question = esc(clip(clean(answer.question).strip(), _QUESTION_CHARS))
     total = len(answer.passages)
     header = f"🔎 <b>{total} excerpt{'s' if total != 1 else ''}</b> for <i>{question}</i>"
+    notes = "".join(f"\n📅 <i>{esc(clip(n, _NOTE_CHARS))}</i>" for n in time_notes(answer))
+    header += notes
     footer = f"\n\n<i>Page {page + 1} of {pages}</i>" if pages > 1 else ""
-    budget = (MAX_MESSAGE_LENGTH - _FRAME_BUDGET) // max(page_size, 1)
+    budget = (MAX_MESSAGE_LENGTH - _FRAME_BUDGET - visible_length(notes)) // max(page_size, 1)
     blocks = [_excerpt(item, budget) for item in items]
     text = header + "\n\n" + "\n\n".join(blocks) + footer
     # The budgets make this unreachable; dropping whole blocks keeps every tag intact if not.
@@ -236,16 +240,25 @@ def inline_description(item: AnsweredPassage) -> str:
     return clip(" ".join(clean(item.quote.highlight or item.quote.text).split()), 200)
 
 
-def nothing_found(question: str, articles: int, recent_titles: Sequence[str]) -> str:
-    """The reply when nothing in the library answers, with a hint of what it covers."""
+def nothing_found(
+    question: str, articles: int, recent_titles: Sequence[str], notes: Sequence[str] = ()
+) -> str:
+    """The reply when nothing in the library answers, with a hint of what it covers.
+
+    Args:
+        notes: what the reader should know about time in the question (a period with no
+            articles, a date not in the calendar: :func:`newsbot.periods.time_notes`); said
+            in place of "I found nothing".
+    """
     shown = esc(clip(" ".join(clean(question).split()), _QUESTION_CHARS))
     if articles == 0:
         return (
             f"I found nothing about <i>{shown}</i>: the library is still empty. "
             "An admin can add articles with /add."
         )
+    said = [f"📅 {esc(clip(note, _NOTE_CHARS))}" for note in notes]
     lines = [
-        f"I found nothing in the library that answers <i>{shown}</i>.",
+        *(said or [f"I found nothing in the library that answers <i>{shown}</i>."]),
         "",
         f"It holds {articles} article{'s' if articles != 1 else ''}"
         + (", the latest:" if recent_titles else "."),
@@ -253,6 +266,16 @@ def nothing_found(question: str, articles: int, recent_titles: Sequence[str]) ->
     lines += [f"• {esc(clip(clean(t).strip(), _TITLE_CHARS))}" for t in recent_titles[:5]]
     lines += ["", "Try other words, or ask about one of these topics."]
     return "\n".join(lines)
+
+
+def latest_articles(records: Sequence[ArticleRecord], topic: str | None) -> str:
+    """The reply to /latest: the newest articles (about ``topic``), each with date and link."""
+    about = f" about <i>{esc(clip(clean(topic), _QUESTION_CHARS))}</i>" if topic else ""
+    if not records:
+        return f"I have no articles{about} yet." if topic else "The library is still empty."
+    lines = [f"🗞 <b>The newest articles</b>{about}:", ""]
+    lines += [f"• {source_line(r)}" for r in records]
+    return fitting(lines)
 
 
 # --------------------------------------------------------------------------- admin

@@ -22,6 +22,7 @@ from newsbot.cli.console import (
 )
 from newsbot.errors import NewsbotError
 from newsbot.models import Answer, IngestResult, IngestStatus
+from newsbot.periods import time_notes
 
 
 def _estimate_total(sources: list[str]) -> int:
@@ -183,10 +184,16 @@ def ask(
 
 
 def _print_answer(answer: Answer) -> None:
+    notes = time_notes(answer)
     if not answer.answered:
+        for note in notes:
+            out.print(escape(note))
         out.print(f"Nothing in the library answers: {escape(answer.question)}")
         return
-    out.print(f"[bold]{escape(answer.question)}[/bold]\n")
+    out.print(f"[bold]{escape(answer.question)}[/bold]")
+    for note in notes:
+        out.print(f"[dim]{escape(note)}[/dim]")
+    out.print()
     for item in answer.passages:
         quote, article = item.quote, item.passage.article
         out.print(
@@ -220,6 +227,32 @@ def list_articles(
         out.print(
             f"{r.article_id}  {escape(r.title)}" + (f"  [dim]{escape(meta)}[/dim]" if meta else "")
         )
+
+
+@app.command()
+def latest(
+    topic: Annotated[
+        str | None, typer.Argument(help="Only articles about this (words or a question).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the newest articles by publication date, optionally about a topic."""
+    try:
+        with open_library(load_model=bool(topic)) as library:
+            records = library.latest(topic, limit=limit)
+    except NewsbotError as error:
+        raise fail(str(error)) from None
+    if as_json:
+        print_json([r.to_json() for r in records])
+        return
+    if not records:
+        out.print("Nothing about that in the library." if topic else "The library is empty.")
+    for r in records:
+        meta = " · ".join(x for x in (r.published or "undated", r.outlet) if x)
+        out.print(f"{escape(meta)}  [bold]{escape(r.title)}[/bold]")
+        if r.url:
+            out.print(f"    {escape(r.url)}")
 
 
 @app.command()

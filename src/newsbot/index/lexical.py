@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # are cheap to score, and in a small library "10 % of the chunks" is a handful.
 PRUNE_FLOOR = 1000
 # Bumped when the schema or the tokenizer changes: an index of another format is rebuilt.
-FORMAT = "tantivy-1"
+FORMAT = "tantivy-2"  # 2: the publication day, for questions about a period
 _META = "newsbot-meta.json"
 _TOKENIZER = "newsbot_en"
 # The writer's indexing memory; tantivy wants at least 15 MB per thread.
@@ -113,6 +113,8 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field("idx", stored=True)
     builder.add_integer_field("start", stored=True)
     builder.add_integer_field("stop", stored=True)
+    # The article's publication day as YYYYMMDD (0: undated), a fast field for period filters.
+    builder.add_integer_field("day", fast=True)
     # Term frequencies for BM25; no positions: nothing searches phrases.
     builder.add_text_field("text", stored=True, tokenizer_name=_TOKENIZER, index_option="freq")
     return builder.build()
@@ -223,8 +225,16 @@ class LexicalIndex:
     # -- writes ------------------------------------------------------------------------------
 
     @_store_errors
-    def replace_articles(self, article_ids: Iterable[str], chunks: Iterable[Chunk]) -> None:
-        """Atomically drop the chunks of ``article_ids`` and insert ``chunks``."""
+    def replace_articles(
+        self,
+        article_ids: Iterable[str],
+        chunks: Iterable[Chunk],
+        days: Mapping[str, int | None] | None = None,
+    ) -> None:
+        """Atomically drop the chunks of ``article_ids`` and insert ``chunks``, each with its
+        article's publication day from ``days`` (see :func:`~newsbot.index.records.day_number`;
+        missing: undated)."""
+        days = days or {}
         with self._committed() as writer:
             for article_id in article_ids:
                 writer.delete_documents_by_term("article_id", article_id)
@@ -235,6 +245,7 @@ class LexicalIndex:
                         idx=c.index,
                         start=c.start,
                         stop=c.end,
+                        day=days.get(c.article_id) or 0,
                         text=c.text,
                     )
                 )
@@ -281,12 +292,19 @@ class LexicalIndex:
 
     @_store_errors
     def search(
-        self, question: str, limit: int, *, max_df: float = 1.0, max_terms: int = 0
+        self,
+        question: str,
+        limit: int,
+        *,
+        max_df: float = 1.0,
+        max_terms: int = 0,
+        days: tuple[int, int] | None = None,
     ) -> list[LexicalHit]:
         """The ``limit`` best chunks for the question's content words (any of them), by BM25.
 
         Words in more than ``max_df`` of the chunks are left out while a rarer one is left,
-        and only the ``max_terms`` rarest are searched (0: all).
+        and only the ``max_terms`` rarest are searched (0: all). ``days``: only chunks of
+        articles published on those days (YYYYMMDD, inclusive).
         """
         stems = question_stems(question)
         searcher = self._index.searcher()
@@ -300,6 +318,13 @@ class LexicalIndex:
                 for stem in stems
             ]
         )
+        if days is not None:
+            period = tantivy.Query.range_query(
+                self._schema, "day", tantivy.FieldType.Integer, days[0], days[1]
+            )
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, period)]
+            )
         hits = []
         for score, address in searcher.search(query, limit, count=False).hits:
             doc = searcher.doc(address)

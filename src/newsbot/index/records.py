@@ -15,6 +15,19 @@ from chromadb.api.types import Where
 from newsbot.models import ArticleRecord, Chunk
 
 _RECORD_FIELDS = ("title", "url", "outlet", "published", "author", "added_at", "added_by")
+# The chunk metadata key of the article's publication day (see day_number).
+DAY = "day"
+
+
+def day_number(published: str | None) -> int | None:
+    """A publication date ("YYYY-MM-DD...") as the number YYYYMMDD that period filters
+    compare (Chroma and tantivy filter numbers, not dates); None when undated or unreadable."""
+    if not published or len(published) < 10:
+        return None
+    year, month, day = published[:4], published[5:7], published[8:10]
+    if not (year.isdigit() and month.isdigit() and day.isdigit()):
+        return None
+    return int(year) * 10000 + int(month) * 100 + int(day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,25 @@ def one_of(field: str, values: Sequence[str]) -> Where:
     """A Chroma filter: metadata ``field`` is one of ``values``."""
     # mypy cannot narrow the "$in" key of a nested dict display to Chroma's literal type.
     return cast(Where, {field: {"$in": list(values)}})
+
+
+def between(field: str, low: int, high: int) -> Where:
+    """A Chroma filter: metadata ``field`` is a number from ``low`` to ``high``, inclusive."""
+    return cast(Where, {"$and": [{field: {"$gte": low}}, {field: {"$lte": high}}]})
+
+
+def chunk_metadata(chunk: Chunk, day: int | None) -> dict[str, Any]:
+    """What a chunk's record holds beside its vector (its text too: see ChromaStore)."""
+    meta: dict[str, Any] = {
+        "article_id": chunk.article_id,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "text": chunk.text,
+    }
+    if day is not None:
+        meta[DAY] = day
+    return meta
 
 
 def record_metadata(record: ArticleRecord, url_key: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
+from chromadb.api.types import Metadata
 
 from newsbot.config import INT8_SUFFIX, StoreSettings
 from newsbot.errors import ModelMismatchError, StoreError
@@ -36,8 +37,12 @@ from newsbot.index.documents import DocumentCollection
 from newsbot.index.failures import describe_failure, translate_errors
 from newsbot.index.orphans import remove_orphan_segments
 from newsbot.index.records import (
+    DAY,
     StoredArticle,
+    between,
     chunk_from_metadata,
+    chunk_metadata,
+    day_number,
     one_of,
     record_from_metadata,
     record_metadata,
@@ -304,6 +309,7 @@ class ChromaStore:
         chunks = [c for a in articles for c in a.chunks]
         if not chunks:
             return
+        days = {a.record.article_id: day_number(a.record.published) for a in articles}
         vectors = np.concatenate([a.vectors for a in articles])
         for start in range(0, len(chunks), self.max_batch):
             batch = chunks[start : start + self.max_batch]
@@ -313,16 +319,7 @@ class ChromaStore:
             self._chunks.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors[start : start + len(batch)],
-                metadatas=[
-                    {
-                        "article_id": c.article_id,
-                        "index": c.index,
-                        "start": c.start,
-                        "end": c.end,
-                        "text": c.text,
-                    }
-                    for c in batch
-                ],
+                metadatas=[chunk_metadata(c, days.get(c.article_id)) for c in batch],
             )
 
     @translate_errors
@@ -434,8 +431,11 @@ class ChromaStore:
     # -- reads for search --------------------------------------------------------------------
 
     @translate_errors
-    def query(self, vector: np.ndarray, limit: int) -> list[tuple[Chunk, float]]:
-        """Nearest chunks to ``vector`` with their cosine similarity."""
+    def query(
+        self, vector: np.ndarray, limit: int, *, days: tuple[int, int] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks to ``vector`` with their cosine similarity; ``days``: only chunks of
+        articles published on those days (YYYYMMDD, inclusive)."""
         # No count() first: Chroma answers an empty or small collection with fewer hits, and
         # the count cost ~2 ms of every question.
         if limit <= 0:
@@ -443,6 +443,7 @@ class ChromaStore:
         got = self._chunks.query(
             query_embeddings=[vector],
             n_results=limit,
+            where=None if days is None else between(DAY, *days),
             include=["documents", "metadatas", "distances"],
         )
         metadatas, documents, distances = got["metadatas"], got["documents"], got["distances"]
@@ -463,6 +464,36 @@ class ChromaStore:
         return {
             i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)
         }
+
+    @translate_errors
+    def has_chunk_days(self) -> bool:
+        """Whether every chunk of a dated article carries its day (see :meth:`add_chunk_days`)."""
+        return bool(self._control.get([self._days_mark()]))
+
+    @translate_errors
+    def add_chunk_days(self, records: Sequence[ArticleRecord]) -> int:
+        """Give the chunks of ``records`` their article's publication day, without embedding
+        again (a store from before period filters), and mark the store as done; returns the
+        number of chunks updated. Chunk ids follow from the article id and chunk count."""
+        ids: list[str] = []
+        metadatas: list[Metadata] = []
+        for record in records:
+            day = day_number(record.published)
+            if day is not None:
+                chunk_ids = [f"{record.article_id}:{i:05d}" for i in range(record.chunks)]
+                ids.extend(chunk_ids)
+                metadatas.extend({DAY: day} for _ in chunk_ids)
+        # Chroma's update merges these keys into each chunk's metadata.
+        for start in range(0, len(ids), self.max_batch):
+            self._chunks.update(
+                ids=ids[start : start + self.max_batch],
+                metadatas=metadatas[start : start + self.max_batch],
+            )
+        self._control.put(self._days_mark(), "", {"chunks": len(ids)})
+        return len(ids)
+
+    def _days_mark(self) -> str:
+        return f"chunk-days:{self.generation or 'first'}"
 
     @translate_errors
     def iter_chunks(self) -> Iterator[list[Chunk]]:

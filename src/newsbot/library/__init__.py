@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +26,7 @@ from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore
-from newsbot.library import export, maintenance
+from newsbot.library import asking, export, maintenance
 from newsbot.library.identity import Item
 from newsbot.library.locations import lexical_index_path, remove_fts5_index
 from newsbot.library.passages import Passages
@@ -55,8 +56,12 @@ class Library:
         lexical: LexicalIndex,
         embedder: Embedder | None = None,
         sentences: SentenceVectors | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        # "Now" for questions about time ("last week"): the process clock unless a test or a
+        # benchmark sets another.
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.sentences = sentences or SentenceVectors(":memory:", model=settings.embedding.identity)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
@@ -83,6 +88,7 @@ class Library:
         check_model: bool = True,
         load_model: bool = False,
         lock_wait: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> Library:
         """Open the store, repair what an interrupted write left, sync the lexical index.
 
@@ -95,6 +101,7 @@ class Library:
                 first use; for what answers questions at once (the bot, ``ask``).
             lock_wait: seconds to wait for another process to let go of an embedded store
                 before StoreInUseError (the bot, which a health check may briefly precede).
+            clock: "now" for questions about time (default: the process clock).
         """
         loading: Future[Embedder] | None = None
         if load_model and embedder is None:
@@ -122,7 +129,7 @@ class Library:
                     model=settings.embedding.identity,
                 )
                 opened.callback(sentences.close)
-                library = cls(settings, store, lexical, embedder, sentences)
+                library = cls(settings, store, lexical, embedder, sentences, clock)
                 with library.index.lock:
                     recovery = library.index.recover_locked()
                     library.index.sync_lexical_locked(others_writing=bool(recovery.in_flight))
@@ -354,14 +361,27 @@ class Library:
     def ask(self, question: str, *, top_k: int | None = None) -> Answer:
         """Find the passages that answer ``question`` and quote them.
 
-        Returns an Answer with no passages when nothing in the library is relevant enough.
+        A time phrase in the question ("in March 2021", "last week", "latest") narrows the
+        search to the articles published then, or ranks newer ones higher; the Answer says
+        what was searched. Returns an Answer with no passages when nothing in the library is
+        relevant enough.
         """
-        search = self.settings.search
-        return self._retriever.ask(question, self.store, search, top_k or search.top_k)
+        return asking.ask(
+            question,
+            self._retriever,
+            self.index,
+            self.settings.search,
+            top_k or self.settings.search.top_k,
+            self._clock(),
+        )
+
+    def latest(self, topic: str | None = None, *, limit: int = 10) -> list[ArticleRecord]:
+        """The newest articles by publication date, or the newest about ``topic``."""
+        return asking.latest(topic, self._retriever, self.index, self.settings.search, limit)
 
     # -- lexical index upkeep ----------------------------------------------------------------
 
-    def rebuild_lexical(self, article_ids: set[str] | None = None) -> None:
+    def rebuild_lexical(self) -> None:
         """Rebuild the BM25 index from the chunks stored in Chroma."""
         with self.index.lock:
-            self.index.rebuild_lexical_locked(article_ids)
+            self.index.rebuild_lexical_locked()

@@ -42,6 +42,8 @@ def reindex(
         )
         target.recover()  # a reindex killed before may have left a partial batch
         done = {r.article_id: r.content_hash for r in target.all_records()}
+        if not done and not target.has_chunk_days():
+            target.add_chunk_days([])  # a new generation: its chunks are written with days
         total, embedded, finished = source.count_articles(), 0, 0
         for page in source.iter_articles():
             todo: list[Placed] = []

@@ -3,8 +3,9 @@ sentence of each that answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore
 from newsbot.models import Answer, AnsweredPassage, ArticleRecord, Chunk, Passage, Quote
 from newsbot.question import analyse, clean_question, has_words
-from newsbot.search import diversify, fuse
+from newsbot.search import Candidate, diversify, fuse
 from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import valid_unicode
 from newsbot.text_fragment import fragment_link
@@ -23,6 +24,12 @@ from newsbot.text_fragment import fragment_link
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
 AGREEMENT_RANKS = 5
+# "Latest" questions: an article's recency (1 for the newest candidate, halving every
+# RECENCY_HALF_LIFE days before it) is added to its passages' fused score (RRF: 1/(k + rank))
+# and to their best sentence's score (the answer ranker's scale); see benchmarks/README.md.
+RECENCY_HALF_LIFE = 30.0
+RECENCY_FUSED = 1 / 21  # a first rank on one side, at rrf_k = 20
+RECENCY_SENTENCE = 2.0
 # Longer links are left plain: the bot refuses to render a link past 2,000 characters.
 MAX_LINK_CHARS = 2000
 
@@ -42,38 +49,37 @@ class Retriever:
         self._lexical = lexical
         self._worker = worker  # BM25 runs here, beside the question's embedding
 
-    def ask(self, question: str, store: ChromaStore, search: SearchSettings, limit: int) -> Answer:
+    def ask(
+        self,
+        question: str,
+        store: ChromaStore,
+        search: SearchSettings,
+        limit: int,
+        *,
+        days: tuple[int, int] | None = None,
+        newer_first: Mapping[str, int | None] | None = None,
+    ) -> Answer:
         """The ``limit`` passages of ``store`` that answer ``question``, quoted; none when
-        nothing is relevant enough."""
+        nothing is relevant enough.
+
+        Args:
+            days: only articles published on these days (YYYYMMDD, inclusive).
+            newer_first: each article's publication day (YYYYMMDD, None: undated), to rank
+                newer articles higher (a "latest" question).
+        """
         question = valid_unicode(clean_question(question, MAX_QUESTION_CHARS))
         if not has_words(question):
             return Answer(question)
-        lexical_search = (
-            self._worker.submit(
-                self._lexical.search,
-                question,
-                search.candidates,
-                max_df=search.lexical_max_df,
-                max_terms=search.lexical_max_terms,
-            )
-            if search.hybrid
-            else None
-        )
-        question_vector = self._embed([question])[0]
-        dense = store.query(question_vector, search.candidates)
-        lexical = lexical_search.result() if lexical_search is not None else []
-        if not _relevant_enough(dense, lexical, search):
+        found = self._search(question, store, search, max(limit * 4, 20), days, floor=True)
+        if found is None:
             return Answer(question)
-        fused = fuse(dense, lexical, rrf_k=search.rrf_k)[: max(limit * 4, 20)]
-        # Lexical-only candidates get their cosine from the stored vectors, so one relevance
-        # floor applies to every passage: a keyword match alone does not make a passage an answer.
-        missing = [c.chunk for c in fused if c.dense_score is None]
-        vectors = store.chunk_vectors(missing)
-        for cand in fused:
-            vector = vectors.get(cand.chunk.chunk_id)
-            if cand.dense_score is None and vector is not None:
-                cand.dense_score = float(vector @ question_vector)
-        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.passage_min_similarity]
+        question_vector, relevant = found
+        recency: dict[str, float] = {}
+        if newer_first is not None:
+            recency = _recency(relevant, newer_first)
+            for cand in relevant:
+                cand.score += RECENCY_FUSED * recency[cand.chunk.article_id]
+            relevant.sort(key=lambda c: -c.score)
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
         pool = max(limit, search.rerank)
         candidates = diversify(relevant, per_article=search.per_article, limit=pool * 2)
@@ -90,9 +96,14 @@ class Retriever:
             max_chars=search.quote_chars,
         )
         quoted = list(zip(candidates, quotes, strict=True))
-        if search.rerank:
-            # The passages whose sentences answer best come first.
-            quoted.sort(key=lambda pair: -pair[1].score)
+        if search.rerank or recency:
+            # The passages whose sentences answer best (and, asked for the latest, are
+            # newest) come first.
+            quoted.sort(
+                key=lambda pair: (
+                    -(pair[1].score + RECENCY_SENTENCE * recency.get(pair[0].chunk.article_id, 0.0))
+                )
+            )
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
@@ -116,6 +127,82 @@ class Retriever:
                 for rank, (c, quote) in enumerate(shown, 1)
             ],
         )
+
+    def articles_about(
+        self, topic: str, store: ChromaStore, search: SearchSettings, limit: int
+    ) -> list[str]:
+        """The ids of up to ``limit`` articles with a passage about ``topic``, best first.
+
+        Unlike :meth:`ask`, no answer floor: a topic of a word or two ("Taliban") is far
+        from any passage in cosine, but a passage above the passage floor is about it.
+        """
+        topic = valid_unicode(clean_question(topic, MAX_QUESTION_CHARS))
+        found = self._search(topic, store, search, search.candidates * 2, None, floor=False)
+        ids = dict.fromkeys(c.chunk.article_id for c in (found[1] if found else []))
+        return list(ids)[:limit]
+
+    def _search(
+        self,
+        question: str,
+        store: ChromaStore,
+        search: SearchSettings,
+        limit: int,
+        days: tuple[int, int] | None,
+        *,
+        floor: bool,
+    ) -> tuple[np.ndarray, list[Candidate]] | None:
+        """The question's vector and its fused passages above the passage floor, best first;
+        None when ``floor`` and nothing in the library is relevant enough to answer."""
+        lexical_search = (
+            self._worker.submit(
+                self._lexical.search,
+                question,
+                search.candidates,
+                max_df=search.lexical_max_df,
+                max_terms=search.lexical_max_terms,
+                days=days,
+            )
+            if search.hybrid
+            else None
+        )
+        question_vector = self._embed([question])[0]
+        dense = store.query(question_vector, search.candidates, days=days)
+        lexical = lexical_search.result() if lexical_search is not None else []
+        if floor and not _relevant_enough(dense, lexical, search):
+            return None
+        fused = fuse(dense, lexical, rrf_k=search.rrf_k)[:limit]
+        # Lexical-only candidates get their cosine from the stored vectors, so one relevance
+        # floor applies to every passage: a keyword match alone does not make a passage an answer.
+        missing = [c.chunk for c in fused if c.dense_score is None]
+        vectors = store.chunk_vectors(missing)
+        for cand in fused:
+            vector = vectors.get(cand.chunk.chunk_id)
+            if cand.dense_score is None and vector is not None:
+                cand.dense_score = float(vector @ question_vector)
+        relevant = [c for c in fused if (c.dense_score or 0.0) >= search.passage_min_similarity]
+        return question_vector, relevant
+
+
+def _recency(candidates: Sequence[Candidate], days: Mapping[str, int | None]) -> dict[str, float]:
+    """Each candidate article's recency: 1 for the newest among them, halving every
+    RECENCY_HALF_LIFE days before it; 0 when undated."""
+    dated = {c.chunk.article_id: _as_date(days.get(c.chunk.article_id)) for c in candidates}
+    newest = max((d for d in dated.values() if d is not None), default=None)
+    return {
+        article_id: 0.0
+        if day is None or newest is None
+        else 0.5 ** ((newest - day).days / RECENCY_HALF_LIFE)
+        for article_id, day in dated.items()
+    }
+
+
+def _as_date(day: int | None) -> date | None:
+    if not day:
+        return None
+    try:
+        return date(day // 10000, day // 100 % 100, day % 100)
+    except ValueError:
+        return None
 
 
 def source_links(

@@ -12,14 +12,14 @@ import dataclasses
 import heapq
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
 from newsbot.errors import ArticleNotFoundError, StoreError
 from newsbot.index.lexical import LexicalIndex
-from newsbot.index.records import StoredArticle, fingerprint, record_fingerprint
+from newsbot.index.records import StoredArticle, day_number, fingerprint, record_fingerprint
 from newsbot.index.store import ChromaStore, Recovery
 from newsbot.models import ArticleRecord
 
@@ -66,6 +66,10 @@ class IndexWriter:
         # (None: not known, scan on demand). Reading the whole registry for them took 2 s a
         # "nothing found" reply at 25,167 articles.
         self._recent: list[ArticleRecord] | None = None
+        # Each article's publication day (YYYYMMDD, None: undated), from the same scan and
+        # writes: how many articles a period holds, and how many it cannot hold, is known at
+        # once (see published_in).
+        self._days: dict[str, int | None] = {}
         # A write of this process failed half-way (outage, full disk): repair before the next.
         self.unfinished = False
         self._lexical_unverified = False
@@ -135,7 +139,10 @@ class IndexWriter:
             if replaced:
                 target.delete_chunks(replaced)
             lexical = self._lexical_thread.submit(
-                self.lexical.replace_articles, ids, [c for s in stored for c in s.chunks]
+                self.lexical.replace_articles,
+                ids,
+                [c for s in stored for c in s.chunks],
+                {s.record.article_id: day_number(s.record.published) for s in stored},
             )
             try:
                 target.write_chunks(stored)
@@ -152,8 +159,10 @@ class IndexWriter:
                 self._fingerprint ^= record_fingerprint(prev)
             self._fingerprint ^= record_fingerprint(s.record)
         self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
-        if target is self.store and self._recent is not None:
-            self._recent = newest([s.record for s in stored] + self._recent)
+        if target is self.store:
+            if self._recent is not None:
+                self._recent = newest([s.record for s in stored] + self._recent)
+            self._days.update({s.record.article_id: day_number(s.record.published) for s in stored})
 
     def get_article(self, article_id: str) -> ArticleRecord:
         record = self.store.get_records([article_id]).get(article_id)
@@ -179,6 +188,7 @@ class IndexWriter:
                 raise
             self._fingerprint ^= record_fingerprint(record)
             self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
+            self._days.pop(article_id, None)
             if self._recent is not None:
                 kept = [r for r in self._recent if r.article_id != article_id]
                 # Too few left to show: read the registry again when next asked.
@@ -193,7 +203,9 @@ class IndexWriter:
         target.drop_other_generations()
         records = target.all_records()
         self._remember_registry(records)
-        self.rebuild_lexical_locked({r.article_id for r in records})
+        if not target.has_chunk_days():  # a reindex begun before period filters, resumed
+            target.add_chunk_days(records)
+        self.rebuild_lexical_locked(records)
 
     # -- the newest articles -----------------------------------------------------------------
 
@@ -211,6 +223,19 @@ class IndexWriter:
         present = self.store.get_records([r.article_id for r in recent])
         return [r for r in recent if r.article_id in present][: min(limit, RECENT_SHOWN)]
 
+    def published_in(self, days: tuple[int, int]) -> tuple[int, int]:
+        """How many articles were published on ``days`` (YYYYMMDD, inclusive), and how many
+        have no date (so no period can hold them)."""
+        low, high = days
+        # A copy in one step: a write on another thread may change the map meanwhile.
+        known = list(self._days.values())
+        inside = sum(1 for d in known if d is not None and low <= d <= high)
+        return inside, sum(1 for d in known if d is None)
+
+    def publication_days(self) -> Mapping[str, int | None]:
+        """Each article's publication day (YYYYMMDD; None: undated), kept up to date."""
+        return self._days
+
     # -- the BM25 index in step with the registry --------------------------------------------
 
     def _remember_registry(self, records: list[ArticleRecord]) -> str:
@@ -219,12 +244,17 @@ class IndexWriter:
         current = fingerprint(records)
         self._fingerprint = int(current, 16)
         self._recent = newest(records)
+        self._days = {r.article_id: day_number(r.published) for r in records}
         return current
 
     def sync_lexical_locked(self, *, others_writing: bool = False) -> None:
-        """Rebuild the BM25 index unless its stamp says it matches the registry."""
+        """Rebuild the BM25 index unless its stamp says it matches the registry (and give the
+        chunks of a store from before period filters their days)."""
         records = self.store.all_records()
         current = self._remember_registry(records)
+        if not self.store.has_chunk_days():
+            log.info("adding publication days to the chunks of %s", self.store.description)
+            self.store.add_chunk_days(records)
         stamped = self.lexical.get_meta(_FINGERPRINT)
         if stamped == current:
             return
@@ -238,17 +268,18 @@ class IndexWriter:
             self._lexical_unverified = True
             return
         log.info("rebuilding the lexical index from %s", self.store.description)
-        self.rebuild_lexical_locked({r.article_id for r in records})
+        self.rebuild_lexical_locked(records)
 
-    def rebuild_lexical_locked(self, article_ids: set[str] | None) -> None:
-        """Rebuild the BM25 index from the chunks stored in Chroma."""
-        if article_ids is None:
-            article_ids = {r.article_id for r in self.store.all_records()}
+    def rebuild_lexical_locked(self, records: list[ArticleRecord] | None = None) -> None:
+        """Rebuild the BM25 index from the chunks stored in Chroma, for ``records`` (default:
+        the registry's)."""
+        if records is None:
+            records = self.store.all_records()
+        # Only registered articles: chunks without a registry entry are unfinished writes.
+        days = {r.article_id: day_number(r.published) for r in records}
         self.lexical.clear()
         for page in self.store.iter_chunks():
-            # Only registered articles: chunks without a registry entry are unfinished writes.
-            live = [c for c in page if c.article_id in article_ids]
-            self.lexical.replace_articles([], live)
+            self.lexical.replace_articles([], [c for c in page if c.article_id in days], days)
         self._lexical_unverified = False
         self.lexical.set_meta(_FINGERPRINT, self._fingerprint_text())
 
