@@ -43,6 +43,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from newsbot.index.lexical import STOPWORDS, is_content_word
+from newsbot.models import Answer
 
 DEFAULT_EXPIRY_S = 600.0
 DEFAULT_MAX_CONVERSATIONS = 10_000
@@ -564,3 +565,26 @@ def asks_for_more(question: str) -> bool:
     "tell me more", "what happened next"), whatever its case and punctuation."""
     plain = " ".join(_WORD.findall(question.lower()))
     return _MORE.fullmatch(plain) is not None
+
+
+def turn_of(answer: Answer, conversation: Conversation | None) -> Turn | None:
+    """The turn to remember after ``answer``: its question, the articles it cited, its bold
+    sentences and where its first quote ended (what "more" continues: the excerpt read
+    first); None when it showed nothing, as nothing shown can be followed up.
+
+    A continuation ("more") keeps the question it continues, so that a follow-up after it
+    is still read with that question's words.
+    """
+    if not answer.passages:
+        return None
+    first = answer.passages[0]
+    question = answer.question
+    last = conversation.last_turn if conversation is not None else None
+    if answer.continued and last is not None:
+        question = last.question
+    return Turn.build(
+        question,
+        article_ids=dict.fromkeys(p.passage.article.article_id for p in answer.passages),
+        bold_sentences=[p.quote.highlight for p in answer.passages],
+        last_quote=QuotePosition(first.passage.article.article_id, first.quote.end),
+    )

@@ -224,6 +224,11 @@ class Answer:
     the articles without a date that a period search left out; ``empty_period``, no article at
     all was published in the period; ``problem``, why the time phrase could not be used;
     ``no_subject``, the question was only a time phrase.
+
+    A follow-up question (``Library.converse``) also says what it understood: ``context``,
+    the conversation's words it was searched with as well (None: it was asked on its own);
+    ``continued``, the passage is the text after the last quote shown, not a search ("more");
+    ``end_of_article``, there is no text after it.
     """
 
     question: str
@@ -235,6 +240,9 @@ class Answer:
     empty_period: bool = False
     problem: str | None = None
     no_subject: bool = False
+    context: list[str] | None = None
+    continued: bool = False
+    end_of_article: bool = False
 
     @property
     def answered(self) -> bool:
@@ -248,9 +256,25 @@ class Answer:
             "latest": self.latest,
             "undated_not_searched": self.undated,
             "problem": self.problem,
+            "context": self.context,
+            "continued": self.continued,
+            "end_of_article": self.end_of_article,
             "answered": self.answered,
             "passages": [p.to_json() for p in self.passages],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What a follow-up question is searched with besides its own words.
+
+    Attributes:
+        words: The conversation's words to add (``newsbot.conversation.expansion_words``).
+        cited: The articles the previous answer cited: their passages weigh more.
+    """
+
+    words: tuple[str, ...]
+    cited: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

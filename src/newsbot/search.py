@@ -45,6 +45,28 @@ def fuse(
     return sorted(candidates.values(), key=lambda c: c.score, reverse=True)
 
 
+def fuse_ranked(lists: Sequence[Sequence[Candidate]], *, rrf_k: int) -> list[Candidate]:
+    """Reciprocal rank fusion of already fused lists (a follow-up searched with and without
+    its conversation's words): ``sum(1 / (rrf_k + rank))`` over the lists a chunk is in.
+
+    A chunk keeps the highest cosine and BM25 score any list gave it, and the sources of all.
+    """
+    candidates: dict[tuple[str, int], Candidate] = {}
+    for ranked in lists:
+        for rank, found in enumerate(ranked, start=1):
+            key = (found.chunk.article_id, found.chunk.index)
+            cand = candidates.setdefault(key, Candidate(found.chunk))
+            cand.score += 1.0 / (rrf_k + rank)
+            cand.dense_score = _highest(cand.dense_score, found.dense_score)
+            cand.lexical_score = _highest(cand.lexical_score, found.lexical_score)
+            cand.sources |= found.sources
+    return sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+
+
+def _highest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 def diversify(candidates: Sequence[Candidate], *, per_article: int, limit: int) -> list[Candidate]:
     """Keep the best-ranked candidates, at most ``per_article`` from one article while others
     are left; when too few articles are relevant, fill up from the best ones.

@@ -20,13 +20,20 @@ from pathlib import Path
 from typing import TextIO
 
 from newsbot.config import Settings
+from newsbot.conversation import (
+    DEFAULT_EXPIRY_S,
+    Conversation,
+    asks_for_more,
+    expansion_words,
+    follows_on,
+)
 from newsbot.errors import IngestError
 from newsbot.index.documents import DocumentCollection
 from newsbot.index.embedder import Embedder
 from newsbot.index.lexical import LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore
-from newsbot.library import asking, export, maintenance
+from newsbot.library import asking, continuation, export, maintenance
 from newsbot.library.identity import Item
 from newsbot.library.locations import lexical_index_path, remove_fts5_index
 from newsbot.library.passages import Passages
@@ -37,6 +44,7 @@ from newsbot.models import (
     Answer,
     Article,
     ArticleRecord,
+    FollowUp,
     IngestResult,
     IngestStatus,
     LibraryStats,
@@ -358,13 +366,20 @@ class Library:
 
     # -- questions ---------------------------------------------------------------------------
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
+    def ask(
+        self, question: str, *, top_k: int | None = None, follow_up: FollowUp | None = None
+    ) -> Answer:
         """Find the passages that answer ``question`` and quote them.
 
         A time phrase in the question ("in March 2021", "last week", "latest") narrows the
         search to the articles published then, or ranks newer ones higher; the Answer says
         what was searched. Returns an Answer with no passages when nothing in the library is
         relevant enough.
+
+        Args:
+            follow_up: for a question that leans on the previous one, the conversation's
+                words to search with as well and the articles just cited (see
+                :meth:`converse`); the Answer's ``context`` names the words.
         """
         return asking.ask(
             question,
@@ -373,7 +388,56 @@ class Library:
             self.settings.search,
             top_k or self.settings.search.top_k,
             self._clock(),
+            follow_up,
         )
+
+    def continue_after(self, article_id: str, end: int, *, question: str = "more") -> Answer:
+        """The sentences of an article after offset ``end`` (where the last quote shown
+        ended), verbatim, with their source: what "more" shows. No search; see
+        :func:`newsbot.library.continuation.continue_after`."""
+        return continuation.continue_after(
+            self.store, article_id, end, self.settings.search.quote_chars, question
+        )
+
+    def converse(
+        self,
+        question: str,
+        conversation: Conversation | None,
+        *,
+        now: float,
+        is_reply: bool = False,
+        expiry: float = DEFAULT_EXPIRY_S,
+        top_k: int | None = None,
+    ) -> Answer:
+        """Answer ``question`` as the next message of ``conversation``: what the bot and
+        ``newsbot chat`` call. They keep the conversations
+        (:class:`newsbot.conversation.Conversations`) and record the turn of each Answer
+        (:func:`newsbot.conversation.turn_of`).
+
+        "More", "next", "go on" continue the last quote (:meth:`continue_after`); a question
+        that follows on (:func:`~newsbot.conversation.follows_on`: a reply to an answer, or
+        leaning on the last question) is searched with the conversation's words as well and
+        the articles just cited weigh more; anything else, and everything without a live
+        conversation, is :meth:`ask` as it stands.
+
+        Args:
+            now: the current time, in the clock the conversation's times are in.
+            is_reply: the message replies to the answer the conversation ended with.
+            expiry: seconds after its last turn when a conversation no longer counts.
+        """
+        last = conversation.last_turn if conversation is not None else None
+        live = conversation is not None and not conversation.expired(now, expiry)
+        if live and last is not None and last.last_quote is not None and asks_for_more(question):
+            quote = last.last_quote
+            return self.continue_after(quote.article_id, quote.end, question=question)
+        if conversation is not None and follows_on(
+            question, conversation, now, is_reply=is_reply, expiry=expiry
+        ):
+            words = expansion_words(question, conversation)
+            cited = last.article_ids if last is not None else ()
+            if words:
+                return self.ask(question, top_k=top_k, follow_up=FollowUp(tuple(words), cited))
+        return self.ask(question, top_k=top_k)
 
     def latest(self, topic: str | None = None, *, limit: int = 10) -> list[ArticleRecord]:
         """The newest articles by publication date, or the newest about ``topic``."""

@@ -12,7 +12,7 @@ from newsbot.index.records import day_number
 from newsbot.index.store import ChromaStore
 from newsbot.library.retrieval import MAX_QUESTION_CHARS, Retriever
 from newsbot.library.writer import RECENT_SHOWN, IndexWriter
-from newsbot.models import Answer, ArticleRecord
+from newsbot.models import Answer, ArticleRecord, FollowUp
 from newsbot.periods import period_of, widened
 from newsbot.question import clean_question, has_words
 from newsbot.text import valid_unicode
@@ -26,34 +26,68 @@ def ask(
     search: SearchSettings,
     limit: int,
     now: datetime,
+    follow_up: FollowUp | None = None,
 ) -> Answer:
-    """Answer ``question`` from the live store of ``index``; see :meth:`Library.ask`."""
+    """Answer ``question`` from the live store of ``index``; see :meth:`Library.ask`.
+
+    A follow-up (``follow_up`` with words) is searched with its conversation's words as well,
+    whatever its time phrase says, and its Answer's ``context`` names them.
+    """
+    answer = _ask(question, retriever, index, search, limit, now, follow_up)
+    if follow_up is not None and follow_up.words:
+        return dataclasses.replace(answer, context=list(follow_up.words))
+    return answer
+
+
+def _ask(
+    question: str,
+    retriever: Retriever,
+    index: IndexWriter,
+    search: SearchSettings,
+    limit: int,
+    now: datetime,
+    follow_up: FollowUp | None,
+) -> Answer:
     question = valid_unicode(clean_question(question, MAX_QUESTION_CHARS))
     when = read_time(question, now)
     if when.problem:
         return Answer(question, problem=when.problem)
     period = period_of(when)
     if period is None and not when.latest:
-        return retriever.ask(question, index.store, search, limit)
+        return retriever.ask(question, index.store, search, limit, follow_up=follow_up)
     store: ChromaStore = index.store
     if not has_words(when.text):
         return Answer(question, period=period, latest=when.latest, no_subject=True)
     newer_first = index.publication_days() if when.latest else None
     if period is None:
-        answer = retriever.ask(when.text, store, search, limit, newer_first=newer_first)
+        answer = retriever.ask(
+            when.text, store, search, limit, newer_first=newer_first, follow_up=follow_up
+        )
         return dataclasses.replace(answer, question=question, latest=True)
     inside, undated = index.published_in(period.day_numbers())
     found = Answer(question, period=period, latest=when.latest, undated=undated)
     if inside:
         answer = retriever.ask(
-            when.text, store, search, limit, days=period.day_numbers(), newer_first=newer_first
+            when.text,
+            store,
+            search,
+            limit,
+            days=period.day_numbers(),
+            newer_first=newer_first,
+            follow_up=follow_up,
         )
         if answer.passages:
             return dataclasses.replace(found, passages=answer.passages)
         # Too narrow a period (a story a day later than asked): one wider try, said so.
         wider = widened(period)
         answer = retriever.ask(
-            when.text, store, search, limit, days=wider.day_numbers(), newer_first=newer_first
+            when.text,
+            store,
+            search,
+            limit,
+            days=wider.day_numbers(),
+            newer_first=newer_first,
+            follow_up=follow_up,
         )
         if answer.passages:
             return dataclasses.replace(
@@ -62,7 +96,9 @@ def ask(
     # Nothing published then answers. A date in a question is often the event's, not the
     # article's ("added to the Golden Globes in 2026", "In 1803, the US purchased ..."): what
     # answers from any date is shown, said so, rather than nothing.
-    anywhere = retriever.ask(when.text, store, search, limit, newer_first=newer_first)
+    anywhere = retriever.ask(
+        when.text, store, search, limit, newer_first=newer_first, follow_up=follow_up
+    )
     if anywhere.passages:
         return dataclasses.replace(
             found,

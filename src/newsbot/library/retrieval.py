@@ -14,9 +14,17 @@ from newsbot.config import SearchSettings
 from newsbot.index.lexical import LexicalHit, LexicalIndex
 from newsbot.index.sentence_vectors import SentenceVectors
 from newsbot.index.store import ChromaStore
-from newsbot.models import Answer, AnsweredPassage, ArticleRecord, Chunk, Passage, Quote
+from newsbot.models import (
+    Answer,
+    AnsweredPassage,
+    ArticleRecord,
+    Chunk,
+    FollowUp,
+    Passage,
+    Quote,
+)
 from newsbot.question import analyse, clean_question, has_words
-from newsbot.search import Candidate, diversify, fuse
+from newsbot.search import Candidate, diversify, fuse, fuse_ranked
 from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import valid_unicode
 from newsbot.text_fragment import fragment_link
@@ -30,6 +38,12 @@ AGREEMENT_RANKS = 5
 RECENCY_HALF_LIFE = 30.0
 RECENCY_FUSED = 1 / 21  # a first rank on one side, at rrf_k = 20
 RECENCY_SENTENCE = 2.0
+# A follow-up: the passages of the articles the previous answer cited get this much added to
+# their fused score (half a first rank on one side at rrf_k = 20: it lifts a cited passage
+# past others of about its rank, not past a clearly better one) and to their best sentence's
+# score (the answer ranker's scale); see benchmarks/README.md, "Follow-up questions".
+CITED_FUSED = 1 / 42
+CITED_SENTENCE = 1.0
 # Longer links are left plain: the bot refuses to render a link past 2,000 characters.
 MAX_LINK_CHARS = 2000
 
@@ -58,6 +72,7 @@ class Retriever:
         *,
         days: tuple[int, int] | None = None,
         newer_first: Mapping[str, int | None] | None = None,
+        follow_up: FollowUp | None = None,
     ) -> Answer:
         """The ``limit`` passages of ``store`` that answer ``question``, quoted; none when
         nothing is relevant enough.
@@ -66,11 +81,17 @@ class Retriever:
             days: only articles published on these days (YYYYMMDD, inclusive).
             newer_first: each article's publication day (YYYYMMDD, None: undated), to rank
                 newer articles higher (a "latest" question).
+            follow_up: the conversation's words and cited articles, for a question that
+                leans on the previous one; None (or no words): the question alone.
         """
         question = valid_unicode(clean_question(question, MAX_QUESTION_CHARS))
         if not has_words(question):
             return Answer(question)
-        found = self._search(question, store, search, max(limit * 4, 20), days, floor=True)
+        pool_size = max(limit * 4, 20)
+        if follow_up is not None and follow_up.words:
+            found = self._search_with_context(question, follow_up, store, search, pool_size, days)
+        else:
+            found = self._search(question, store, search, pool_size, days, floor=True)
         if found is None:
             return Answer(question)
         question_vector, relevant = found
@@ -79,6 +100,11 @@ class Retriever:
             recency = _recency(relevant, newer_first)
             for cand in relevant:
                 cand.score += RECENCY_FUSED * recency[cand.chunk.article_id]
+            relevant.sort(key=lambda c: -c.score)
+        cited = set(follow_up.cited) if follow_up is not None and follow_up.words else set()
+        if cited:
+            for cand in relevant:
+                cand.score += CITED_FUSED * (cand.chunk.article_id in cited)
             relevant.sort(key=lambda c: -c.score)
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
         pool = max(limit, search.rerank)
@@ -96,14 +122,15 @@ class Retriever:
             max_chars=search.quote_chars,
         )
         quoted = list(zip(candidates, quotes, strict=True))
-        if search.rerank or recency:
+        if search.rerank or recency or cited:
             # The passages whose sentences answer best (and, asked for the latest, are
-            # newest) come first.
-            quoted.sort(
-                key=lambda pair: (
-                    -(pair[1].score + RECENCY_SENTENCE * recency.get(pair[0].chunk.article_id, 0.0))
+            # newest; asked as a follow-up, are from the articles just cited) come first.
+            def bonus(article_id: str) -> float:
+                return RECENCY_SENTENCE * recency.get(article_id, 0.0) + CITED_SENTENCE * (
+                    article_id in cited
                 )
-            )
+
+            quoted.sort(key=lambda pair: -(pair[1].score + bonus(pair[0].chunk.article_id)))
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
@@ -141,6 +168,28 @@ class Retriever:
         ids = dict.fromkeys(c.chunk.article_id for c in (found[1] if found else []))
         return list(ids)[:limit]
 
+    def _search_with_context(
+        self,
+        question: str,
+        follow_up: FollowUp,
+        store: ChromaStore,
+        search: SearchSettings,
+        limit: int,
+        days: tuple[int, int] | None,
+    ) -> tuple[np.ndarray, list[Candidate]] | None:
+        """A follow-up's passages: the question searched alone and with the conversation's
+        words added (HQE: expanded, never rewritten), the two lists fused by reciprocal rank;
+        the vector is the question's own, so its sentences are weighed against what it
+        asks. None when neither search finds anything relevant enough."""
+        expanded = f"{question} {' '.join(follow_up.words)}"
+        vectors = self._embed([question, expanded])
+        alone = self._search(question, store, search, limit, days, floor=True, vector=vectors[0])
+        wider = self._search(expanded, store, search, limit, days, floor=True, vector=vectors[1])
+        lists = [found[1] for found in (alone, wider) if found is not None]
+        if not lists:
+            return None
+        return vectors[0], fuse_ranked(lists, rrf_k=search.rrf_k)[:limit]
+
     def _search(
         self,
         question: str,
@@ -150,9 +199,11 @@ class Retriever:
         days: tuple[int, int] | None,
         *,
         floor: bool,
+        vector: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[Candidate]] | None:
-        """The question's vector and its fused passages above the passage floor, best first;
-        None when ``floor`` and nothing in the library is relevant enough to answer."""
+        """The question's vector (``vector`` when given) and its fused passages above the
+        passage floor, best first; None when ``floor`` and nothing in the library is
+        relevant enough to answer."""
         lexical_search = (
             self._worker.submit(
                 self._lexical.search,
@@ -165,7 +216,7 @@ class Retriever:
             if search.hybrid
             else None
         )
-        question_vector = self._embed([question])[0]
+        question_vector = self._embed([question])[0] if vector is None else vector
         dense = store.query(question_vector, search.candidates, days=days)
         lexical = lexical_search.result() if lexical_search is not None else []
         if floor and not _relevant_enough(dense, lexical, search):
