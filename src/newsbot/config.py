@@ -122,6 +122,13 @@ class TelegramSettings(_Section):
     inline_results: int = Field(
         5, gt=0, le=20, description="Excerpts offered as results of an inline query."
     )
+    context_minutes: float = Field(
+        10,
+        ge=0,
+        description="Minutes a chat's conversation is remembered after its last answer, for "
+        "follow-up questions ('and the resistance?', 'more'); in memory, forgotten on "
+        "restart (0: every question stands on its own).",
+    )
 
     @field_validator("webhook_url")
     @classmethod

@@ -26,6 +26,7 @@ from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
 from newsbot.bot.delivery import DeliveringRateLimiter
 from newsbot.config import Settings
+from newsbot.conversation import Conversations
 from newsbot.errors import ConfigError, NewsbotError
 from newsbot.library import Library
 from newsbot.redact import RedactToken, quiet_token_leaking_loggers
@@ -104,6 +105,7 @@ def build_application(settings: Settings, library: Library | None = None) -> New
         admins=Admins(telegram.admins),
         limiter=QuestionRateLimiter(telegram.questions_per_minute),
         owns_library=library is None,
+        conversations=Conversations(expiry=telegram.context_minutes * 60),
     )
     application: NewsApplication = (
         ApplicationBuilder()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,7 +12,9 @@ from typing import Any, TypeVar
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from newsbot.bot.access import Admins, QuestionRateLimiter
+from newsbot.bot.threads import AnswerThreads
 from newsbot.config import Settings
+from newsbot.conversation import Conversations
 from newsbot.feeds.manager import FeedManager
 from newsbot.library import Library
 
@@ -36,6 +39,12 @@ class Services:
     inflight: set[asyncio.Future[Any]] = field(default_factory=set)
     # The newest inline query of each user still waiting to be answered (questions.inline_query).
     inline_latest: dict[int, str] = field(default_factory=dict)
+    # Each chat's (each reply thread's, in groups) last turns, for follow-up questions, and
+    # which thread each answer sent belongs to; in memory only: a restart forgets them.
+    conversations: Conversations = field(default_factory=Conversations)
+    threads: AnswerThreads = field(default_factory=AnswerThreads)
+    # The conversations' clock: seconds, never going back (tests set another).
+    clock: Callable[[], float] = time.monotonic
     _feeds: FeedManager | None = field(default=None, repr=False)
 
     def feed_manager(self, library: Library) -> FeedManager:

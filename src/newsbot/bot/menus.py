@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 USER_COMMANDS = [
     BotCommand("ask", "Ask a question about the news"),
     BotCommand("latest", "The newest articles, optionally about a topic"),
+    BotCommand("new", "Forget the conversation: the next question stands alone"),
     BotCommand("help", "What this bot does"),
     BotCommand("start", "Start here"),
 ]

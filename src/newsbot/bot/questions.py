@@ -36,6 +36,8 @@ from newsbot.bot.chat import (
 )
 from newsbot.bot.context import NewsContext
 from newsbot.bot.menus import set_admin_commands
+from newsbot.bot.threads import conversation_key
+from newsbot.conversation import turn_of
 from newsbot.library import Library
 from newsbot.models import Answer
 from newsbot.periods import time_notes
@@ -125,6 +127,9 @@ async def start(update: Update, context: NewsContext) -> None:
         "• In any chat, type my username and a question to share an excerpt (inline mode).",
         "• Ask about a time: <i>What happened in Kabul last week?</i>, <i>… in March 2021</i>, "
         "<i>the latest on …</i>; /latest [topic] lists the newest articles.",
+        "• Follow up on an answer: <i>and the resistance?</i>, <i>what did he say?</i>, or "
+        "<i>more</i> to read on in the article (in a group, reply to my answer); "
+        "/new starts afresh.",
         "",
         "Under an answer, 📄 <i>n</i> shows the whole passage of excerpt <i>n</i>, and "
         "<b>More</b> shows further excerpts.",
@@ -147,6 +152,17 @@ async def ask_command(update: Update, context: NewsContext) -> None:
             await reply(message, "Ask like this: <code>/ask What happened in the valley?</code>")
         return
     await answer_question(update, context, question)
+
+
+async def new_conversation(update: Update, context: NewsContext) -> None:
+    """/new: forget the conversation, so that the next question stands on its own."""
+    message = update.effective_message
+    if message is None or await over_limit(update, context):
+        return
+    services = context.services
+    key, _, _ = conversation_key(message, context.bot.id, services.threads)
+    services.conversations.forget(key)
+    await reply(message, render.NEW_CONVERSATION)
 
 
 async def latest_command(update: Update, context: NewsContext) -> None:
@@ -217,20 +233,39 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             "Ask me a question in words, for example: <i>Who leads the resistance?</i>",
         )
         return
+    services = context.services
+    # The conversation is read before the answer is awaited and written after it, on the
+    # event loop: two questions of one chat at once each see a whole conversation.
+    key, readable, is_reply = conversation_key(message, context.bot.id, services.threads)
+    now = services.clock()
+    conversation = services.conversations.get(key, now) if readable else None
     async with typing(context, message.chat_id):
-        answer = await context.services.call(
-            context.library.ask, question, top_k=settings.max_passages
+        answer = await services.call(
+            context.library.converse,
+            question,
+            conversation,
+            now=now,
+            is_reply=is_reply,
+            expiry=services.conversations.expiry,
+            top_k=settings.max_passages,
         )
+        if answer.end_of_article:
+            await reply(message, render.END_OF_ARTICLE)
+            return
         if not answer.answered:
-            count, titles = await context.services.call(_library_hint, context.library)
+            count, titles = await services.call(_library_hint, context.library)
             text = render.nothing_found(question, count, titles, time_notes(answer))
             await reply(message, text)
             return
-    await reply(
+    sent = await reply(
         message,
         render.answer_page(answer, 0, settings.page_size),
         reply_markup=answer_keyboard(answer, 0, settings.page_size),
     )
+    turn = turn_of(answer, conversation)
+    if turn is not None:
+        services.conversations.record(key, turn, now)
+        services.threads.remember(sent.chat_id, sent.message_id, key)
 
 
 def _library_hint(library: Library) -> tuple[int, list[str]]:

@@ -38,6 +38,11 @@ _SOURCE_BUDGET = 280  # number, title, outlet, date and the punctuation between 
 # C0/C1 controls (except tab and newline) and lone surrogates: Telegram refuses or mangles them.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _TAG = re.compile(r"<[^>]*>")
+NEW_CONVERSATION = "🆕 A fresh start: your next question stands on its own."
+END_OF_ARTICLE = (
+    "📄 That is the end of the article: nothing follows the last excerpt. "
+    "Ask me a new question, or /new to start afresh."
+)
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -193,7 +198,12 @@ def answer_page(answer: Answer, page: int, page_size: int) -> str:
     question = esc(clip(clean(answer.question).strip(), _QUESTION_CHARS))
     total = len(answer.passages)
     header = f"🔎 <b>{total} excerpt{'s' if total != 1 else ''}</b> for <i>{question}</i>"
+    if answer.continued:
+        header = "➡️ <b>Reading on</b> after the last excerpt"
     notes = "".join(f"\n📅 <i>{esc(clip(n, _NOTE_CHARS))}</i>" for n in time_notes(answer))
+    if answer.context:
+        about = clip(context_line(answer.context), _NOTE_CHARS)
+        notes += f"\n🧭 <i>{esc(about)}</i>"
     header += notes
     footer = f"\n\n<i>Page {page + 1} of {pages}</i>" if pages > 1 else ""
     budget = (MAX_MESSAGE_LENGTH - _FRAME_BUDGET - visible_length(notes)) // max(page_size, 1)
@@ -204,6 +214,11 @@ def answer_page(answer: Answer, page: int, page_size: int) -> str:
         blocks.pop()
         text = header + "\n\n" + "\n\n".join(blocks) + footer
     return text
+
+
+def context_line(words: Sequence[str]) -> str:
+    """What a follow-up was understood to be about: "about: Panjshir, Taliban"."""
+    return "about: " + ", ".join(words)
 
 
 def passage_view(item: AnsweredPassage) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -183,16 +185,88 @@ def ask(
         raise fail(str(error)) from None
 
 
+# What `chat` reads as "forget the conversation", as the bot's /new.
+NEW_CONVERSATION = "/new"
+# The key of the one conversation `chat` keeps (the bot keys its own by chat and thread).
+CHAT_KEY = "cli"
+
+
+@app.command()
+def chat(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each answer as JSON, one per line.")
+    ] = False,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Passages to show.")
+    ] = None,
+) -> None:
+    """Ask questions one per line (a prompt, or piped stdin), with follow-ups: "and the
+    resistance?" is read with the questions before it, "more" reads on in the article, and a
+    line /new forgets the conversation."""
+    from newsbot.conversation import Conversations, turn_of
+
+    settings = current_settings()
+    conversations = Conversations(expiry=settings.telegram.context_minutes * 60)
+    try:
+        with open_library(load_model=True) as library:
+            for line in _lines(prompt=sys.stdin.isatty() and not as_json):
+                question = line.strip()
+                if not question:
+                    continue
+                if question == NEW_CONVERSATION:
+                    conversations.forget(CHAT_KEY)
+                    err.print("[dim]the conversation is forgotten[/dim]")
+                    continue
+                now = time.time()  # a wall clock: `chat` is one process, a restart forgets
+                conversation = conversations.get(CHAT_KEY, now)
+                answer = library.converse(
+                    question,
+                    conversation,
+                    now=now,
+                    expiry=conversations.expiry,
+                    top_k=top_k,
+                )
+                turn = turn_of(answer, conversation)
+                if turn is not None:
+                    conversations.record(CHAT_KEY, turn, now)
+                if as_json:
+                    print_json(answer.to_json())
+                else:
+                    _print_answer(answer)
+    except NewsbotError as error:
+        raise fail(str(error)) from None
+
+
+def _lines(*, prompt: bool) -> Iterator[str]:
+    """The questions: typed at a prompt on a terminal (until Ctrl-D or Ctrl-C), else read
+    from stdin line by line."""
+    if not prompt:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield out.input("[bold]?[/bold] ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+
+
 def _print_answer(answer: Answer) -> None:
     notes = time_notes(answer)
+    if answer.end_of_article:
+        out.print("That is the end of the article: nothing follows the last excerpt.")
+        return
     if not answer.answered:
         for note in notes:
             out.print(escape(note))
         out.print(f"Nothing in the library answers: {escape(answer.question)}")
         return
-    out.print(f"[bold]{escape(answer.question)}[/bold]")
+    heading = "Reading on after the last excerpt" if answer.continued else answer.question
+    out.print(f"[bold]{escape(heading)}[/bold]")
     for note in notes:
         out.print(f"[dim]{escape(note)}[/dim]")
+    if answer.context:
+        out.print(f"[dim]about: {escape(', '.join(answer.context))}[/dim]")
     out.print()
     for item in answer.passages:
         quote, article = item.quote, item.passage.article
