@@ -10,8 +10,9 @@ The set (deterministic; rebuilt from the data on every run, ``--dump-set`` write
 - **Base questions**: the split's answerable RealTimeQA questions of quality.py's corpus (the
   first ``--questions``, in file order, like quality.py), as a reader sees them (links
   stripped). The *anchor* is the newest of the question's labelled answering articles
-  (``article_ids_with_answer``; ties: the smallest id). The quiz day (``question_date``, noon
-  UTC) is the clock, except where said.
+  (``article_ids_with_answer``: "the answer string is in it", so the anchor may only mention
+  the answer; ties: the smallest id). The quiz day (the later of ``week`` and
+  ``question_date``, noon UTC) is the clock, except where said.
 - **Periods that hold the answer** (one question per kind and base question; only base
   questions in which ``read_time`` finds no time phrase of their own):
 
@@ -24,14 +25,15 @@ The set (deterministic; rebuilt from the data on every run, ``--dump-set`` write
 
   The phrase goes in front ("In March 2025, which ...", the first letter lowered only for a
   question word or article) or before the final question mark ("... which animal in March
-  2025?"), by a hash of the question id and kind, so each kind gets both. Without the phrase
-  the question is the original, asked once per base question (the quiz-day clock).
+  2025?"), by a hash of the question id and kind, so each kind gets both; a question of
+  several sentences always takes it at the end, since only the asking sentence is read for
+  time. Without the phrase the question is the original, asked once per base question.
 - **Native periods**: answerable questions whose own text names a period ("this week", "in
   2024"), read by ``read_time`` with the quiz-day clock, against the question with the phrase
   taken out (``TimeQuery.text``). ``native_today`` asks the same with the process clock, as
   quality.py does: "this week" then means this week of the machine's calendar. Questions
-  whose phrase is only "latest"-style ("recently") or reads as a problem ("in 2026" asked in
-  2025) are counted, not asked.
+  whose phrase is only "latest"-style or reads as a problem ("in 2026" asked in 2025) are
+  counted, not asked.
 - **Periods that exclude the answer** (same base questions; a period qualifies only when no
   article of the whole corpus published in it contains the answer string):
 
@@ -62,15 +64,19 @@ Scores, per kind, with / without the time phrase:
 
 - **inside**: the share of the passages shown whose article was published inside the period
   asked (mean over answered questions; undated articles count as outside); for excluded
-  periods, the share of replies with no passage outside the period asked, and the share with
-  no passage outside the period the answer says it searched (``Answer.period``: it may be
-  widened, which the reply then says);
+  periods, the share of replies with no passage outside the period asked;
+- what the reply says it did: the period read as the set means it (``asked_period``, else
+  ``period``), **widened** (``period`` wider than ``asked_period``), **any date** (``period``
+  None with ``asked_period`` set: nothing published then answered), **said empty**
+  (``empty_period``); and the passages outside the period a reply says it searched, which
+  should be none;
 - **answered**, and **highlight / quote / passage R@3** as quality.py scores them (the answer
   string in the bold sentence / the excerpt / the passage of one of the first three);
 - **latest**: R@1 / R@3 of the newest relevant article, its mean rank (a miss counts as
   ``--latest-depth`` + 1), whether the first passage is relevant, and how many days its
   article is older than the newest relevant one (median);
-- ``ask`` latency p50 / p95 of the time questions and of the same questions without phrase.
+- ``ask`` latency p50 / p95 per kind and of the same questions without phrase (half of those
+  asked before their first time question, half after, so neither side gets the warm pages).
 
 Usage:
     python benchmarks/time_questions.py --self-check [--split dev|test]
