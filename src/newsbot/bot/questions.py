@@ -257,14 +257,16 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             text = render.nothing_found(question, count, titles, time_notes(answer))
             await reply(message, text)
             return
+    # Recorded before the reply is sent: a reader may follow up the moment it arrives.
+    turn = turn_of(answer, conversation)
+    if turn is not None:
+        services.conversations.record(key, turn, now)
     sent = await reply(
         message,
         render.answer_page(answer, 0, settings.page_size),
         reply_markup=answer_keyboard(answer, 0, settings.page_size),
     )
-    turn = turn_of(answer, conversation)
     if turn is not None:
-        services.conversations.record(key, turn, now)
         services.threads.remember(sent.chat_id, sent.message_id, key)
 
 
