@@ -218,9 +218,7 @@ class Answer:
 
     A question about time (``newsbot.time_query``) also says what was searched: ``period``,
     the articles' publication days searched (wider than ``asked_period`` when nothing in the
-    period the reader named answered; None with ``asked_period`` set when nothing published
-    then or around then answered, and the passages come from any date); ``latest``, newer
-    articles ranked higher; ``undated``,
+    period the reader named answered); ``latest``, newer articles ranked higher; ``undated``,
     the articles without a date that a period search left out; ``empty_period``, no article at
     all was published in the period; ``problem``, why the time phrase could not be used;
     ``no_subject``, the question was only a time phrase.

@@ -19,6 +19,7 @@ match, which no link can rule out.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -95,7 +96,7 @@ def fragment_link(url: str | None, article_text: str, sentences: Sequence[str]) 
         return url
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return url
-    page = _Page(article_text)
+    page = _page(article_text)
     directives: list[str] = []
     for sentence in sentences:
         directive = _directive_for(page, sentence)
@@ -189,6 +190,12 @@ def _is_word_char(char: str) -> bool:
     return char == "_" or unicodedata.category(char)[0] in "LMN"
 
 
+@functools.lru_cache(maxsize=32)
+def _page(text: str) -> _Page:
+    """The article as matched, kept for the articles that come back question after question."""
+    return _Page(text)
+
+
 class _Page:
     """The article as the browser matches it: paragraphs of single-spaced words, casefolded.
 
@@ -201,15 +208,22 @@ class _Page:
     def __init__(self, text: str) -> None:
         lines = (" ".join(line.split()) for line in text.splitlines())
         self.flat = "\n".join(line for line in lines if line)
-        self.fold_at: list[int] = []
-        folded: list[str] = []
-        length = 0
-        for char in self.flat:
-            self.fold_at.append(length)
-            folded.append(_fold(char))
-            length += len(folded[-1])
-        self.fold_at.append(length)
-        self.folded = "".join(folded)
+        self.fold_at: Sequence[int]
+        folded_whole = _fold(self.flat)
+        if len(folded_whole) == len(self.flat) and _SOFT_HYPHEN not in self.flat:
+            # Every character folds to one (casefolding never drops one; only soft hyphens go):
+            # offsets are the same, without a Python loop over the article (most texts).
+            self.fold_at, self.folded = range(len(self.flat) + 1), folded_whole
+        else:
+            offsets: list[int] = []
+            folded: list[str] = []
+            length = 0
+            for char in self.flat:
+                offsets.append(length)
+                folded.append(_fold(char))
+                length += len(folded[-1])
+            offsets.append(length)
+            self.fold_at, self.folded = offsets, "".join(folded)
         # Sentences are looked for across paragraph breaks: the break is whitespace to them.
         self.searchable = self.folded.replace("\n", " ")
 

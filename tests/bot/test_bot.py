@@ -162,7 +162,7 @@ async def test_questions_about_time_and_latest(server: BotApiServer, bot: Runnin
     empty = await message_with(server, USER, "No article in the library was published in 2022;")
     assert "without the date" in empty["text"] and "the latest:" in empty["text"]
     server.user_message("How do I bake sourdough bread in 2023?", user_id=USER)
-    nothing = await message_with(server, USER, "(or around then) answers this.")
+    nothing = await message_with(server, USER, "(or around then) answers this;")
     assert "Nothing published in 2023" in nothing["text"] and "the latest:" in nothing["text"]
     server.user_message("/latest", user_id=USER)
     newest = await message_with(server, USER, "The newest articles")

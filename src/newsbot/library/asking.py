@@ -93,21 +93,8 @@ def _ask(
             return dataclasses.replace(
                 found, period=wider, asked_period=period, passages=answer.passages
             )
-    # Nothing published then answers. A date in a question is often the event's, not the
-    # article's ("added to the Golden Globes in 2026", "In 1803, the US purchased ..."): what
-    # answers from any date is shown, said so, rather than nothing.
-    anywhere = retriever.ask(
-        when.text, store, search, limit, newer_first=newer_first, follow_up=follow_up
-    )
-    if anywhere.passages:
-        return dataclasses.replace(
-            found,
-            period=None,
-            asked_period=period,
-            undated=0,
-            empty_period=not inside,
-            passages=anywhere.passages,
-        )
+    # Nothing published then answers: said so, with nothing from other dates (the reader
+    # chose the period; the reply says how to search every article instead).
     return dataclasses.replace(found, empty_period=not inside)
 
 
