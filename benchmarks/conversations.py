@@ -18,15 +18,26 @@ short string that appears verbatim in its article as the library stores it (the 
 before 20260101) retrieved; ``test`` entries, held out, use 2026 articles that the test
 questions retrieved. Tune on ``dev`` only.
 
-The measurement this set is for (wired once the library answers follow-ups; not here yet):
-ingest the articles of a split with distractors, as ``quality.py`` does, and ask every entry's
-turns in order in one chat, once with follow-up handling and once with each question asked on
-its own. Report, for the later turns of conversations, answer recall at 1 and 3 on the bold
-sentences, the quotes and the passages with and without context; and for the second turn of
-standalone entries the same recall with and without it, which must not drop.
+The measurement: the split's entries are asked of the quality benchmark's cached index
+(``quality.py --split SPLIT``, every question by default, so that every article of the set is
+in it: same corpus, same key, nothing rebuilt), each entry's turns in order in one chat
+(``Library.converse``, recording each answer's turn, 30 s apart, as the bot and ``newsbot chat``
+do) three ways:
+
+- **alone**: every question asked on its own (``Library.ask``): the feature off;
+- **follow-ups**: a private chat's handling, where a question follows on when it leans on the
+  last one (``conversation.follows_on``);
+- **replies**: every later question sent as a reply to the answer before it, which always
+  follows on (a group's only way): the most expansion can do, and the most it can harm.
+
+Scores, as ``quality.py`` scores them: answer recall at 1 and 3 on the bold sentence, the
+quote and the passage (the answer string in that of one of the first ``--top-k``), for the
+later turns of conversations and for the standalone questions (which must not drop), and the
+share read with context (``Answer.context`` set).
 
 Usage:
     python benchmarks/conversations.py --check   # validate the set, print its size
+    python benchmarks/conversations.py --split dev [--json OUT]
 """
 
 from __future__ import annotations
@@ -41,10 +52,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import RTQA_ARTICLES, RTQA_QUESTIONS, read_jsonl
+from common import RTQA_ARTICLES, RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
 
-from newsbot.conversation import leans_on_previous
+from newsbot.conversation import Conversations, leans_on_previous, turn_of
 from newsbot.ingest.clean import clean_text
+from newsbot.library import Library
+from newsbot.models import Answer
 
 SET = Path(__file__).resolve().parent / "conversations.jsonl"
 SPLITS = ("dev", "test")
@@ -216,13 +229,200 @@ def _retrieved_by_split() -> dict[str, set[str]]:
     return retrieved
 
 
+MODES = ("alone", "follow-ups", "replies")
+TURN_SECONDS = 30.0  # between two questions of a conversation: well within its expiry
+RECALL = (1, 3)
+MEASURES = ("highlight", "quote", "passage")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One later turn asked one way: the first rank holding its answer, per measure."""
+
+    case: str
+    kind: str
+    mode: str
+    question: str
+    ranks: dict[str, int | None]
+    context: list[str] | None
+    answered: bool
+
+
+def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored]:
+    """Ask ``case``'s turns in order, ``mode`` of MODES; score its later turns."""
+    from quality import Question, score
+
+    conversations = Conversations()
+    scored = []
+    for number, turn in enumerate(case.turns):
+        now = number * TURN_SECONDS
+        conversation = conversations.get("chat", now)
+        answer: Answer
+        if mode == "alone":
+            answer = library.ask(turn.question, top_k=top_k)
+        else:
+            answer = library.converse(
+                turn.question,
+                conversation,
+                now=now,
+                is_reply=mode == "replies" and number > 0,
+                expiry=conversations.expiry,
+                top_k=top_k,
+            )
+            recorded = turn_of(answer, conversation)
+            if recorded is not None:
+                conversations.record("chat", recorded, now)
+        if number == 0:
+            continue
+        question = Question(
+            f"{case.id}-{number}",
+            turn.question,
+            turn.answer,
+            case.kind,
+            True,
+            frozenset({turn.article_id}),
+        )
+        outcome = score(question, answer, 0.0)
+        ranks = {
+            "highlight": outcome.highlight_rank,
+            "quote": outcome.quote_rank,
+            "passage": outcome.passage_rank,
+        }
+        scored.append(
+            Scored(case.id, case.kind, mode, turn.question, ranks, answer.context, answer.answered)
+        )
+    return scored
+
+
+def summary_row(scored: Sequence[Scored]) -> dict[str, float]:
+    """Recall at 1 and 3 per measure, and the shares answered and read with context."""
+    n = len(scored)
+    row = {
+        f"{measure}_r@{k}": sum(
+            s.ranks[measure] is not None and s.ranks[measure] <= k  # type: ignore[operator]
+            for s in scored
+        )
+        / n
+        for measure in MEASURES
+        for k in RECALL
+    }
+    row["answered"] = sum(s.answered for s in scored) / n
+    row["with_context"] = sum(s.context is not None for s in scored) / n
+    return row
+
+
+def results_table(scored: Sequence[Scored]) -> str:
+    """One row per kind and mode: the recall columns, answered, read with context."""
+    head = [f"{m} R@{k}" for m in MEASURES for k in RECALL] + ["answered", "with context"]
+    lines = [
+        "| questions | asked | " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * len(head),
+    ]
+    labels = {
+        "conversation": "later turns of conversations",
+        "standalone": "standalone look-alikes",
+    }
+    for kind in KINDS:
+        for mode in MODES:
+            chosen = [s for s in scored if s.kind == kind and s.mode == mode]
+            if not chosen:
+                continue
+            row = summary_row(chosen)
+            cells = [f"{100 * row[f'{m}_r@{k}']:.1f}" for m in MEASURES for k in RECALL]
+            cells += [f"{100 * row['answered']:.0f} %", f"{100 * row['with_context']:.0f} %"]
+            lines.append(f"| {labels[kind]} ({len(chosen)}) | {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def measure(args: argparse.Namespace, cases: Sequence[Case]) -> int:
+    """Ask the split's entries of the quality benchmark's index, print the table."""
+    from quality import load_corpus, open_index
+    from quality import parse_args as quality_args
+
+    chosen = [c for c in cases if c.split == args.split]
+    questions = None if args.questions == "all" else int(args.questions)
+    corpus = load_corpus(args.split, questions, args.distractors)
+    present = {a.id for _, a in corpus.articles}
+    missing = sorted({t.article_id for c in chosen for t in c.turns} - present)
+    if missing:
+        log(f"{len(missing)} articles of the set are not in this corpus: {missing[:5]} ...")
+        return 1
+    quality = ["--split", args.split, "--distractors", str(args.distractors)]
+    if questions is not None:
+        quality += ["--questions", str(questions)]
+    if args.workdir:
+        quality += ["--workdir", args.workdir]
+    machine_at_start, version = machine_line(), code_version()
+    library, ingest = open_index(corpus, quality_args(quality))
+    try:
+        library.ask("warm-up question about the news", top_k=args.top_k)  # loads the model
+        scored = [
+            s
+            for case in chosen
+            for mode in MODES
+            for s in ask_case(library, case, mode, args.top_k)
+        ]
+    finally:
+        library.close()
+    print(f"# newsbot: follow-up questions, {args.split}\n")
+    print(f"at start: {machine_at_start}\nat end:   {machine_line()}\ncode: {version}")
+    print(
+        f"index: {ingest['articles']} articles, {ingest['chunks']} chunks (quality.py --split "
+        f"{args.split} --questions {args.questions}); top_k={args.top_k}; {len(chosen)} entries\n"
+    )
+    print(results_table(scored))
+    if args.json:
+        payload = {
+            "split": args.split,
+            "code": version,
+            "index": ingest,
+            "summary": {
+                f"{kind}/{mode}": summary_row(
+                    [s for s in scored if s.kind == kind and s.mode == mode]
+                )
+                for kind in KINDS
+                for mode in MODES
+                if any(s.kind == kind and s.mode == mode for s in scored)
+            },
+            "turns": [
+                {
+                    "case": s.case,
+                    "mode": s.mode,
+                    "question": s.question,
+                    "ranks": s.ranks,
+                    "context": s.context,
+                }
+                for s in scored
+            ],
+        }
+        args.json.write_text(json.dumps(payload, indent=1))
+        log(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="validate the set and describe it")
     parser.add_argument("--set", type=Path, default=SET, help="the JSON Lines file to read")
+    parser.add_argument("--split", choices=SPLITS, default="dev")
+    parser.add_argument(
+        "--questions",
+        default="all",
+        metavar="N|all",
+        help="quality.py's --questions: which corpus and cached index (default: %(default)s, "
+        "the one holding every article of the set)",
+    )
+    parser.add_argument("--distractors", type=int, default=1000, metavar="N")
+    parser.add_argument("--top-k", type=int, default=3, help="passages a reader sees")
+    parser.add_argument("--workdir", default=None, help="quality.py's --workdir (its default)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write results")
     args = parser.parse_args(argv)
     if not args.check:
-        parser.error("nothing to do: the measurement is not wired yet (see the docstring)")
+        try:
+            return measure(args, load_cases(args.set))
+        except ValueError as error:
+            print(f"invalid: {error}", file=sys.stderr)
+            return 1
     try:
         cases = load_cases(args.set)
     except ValueError as error:
