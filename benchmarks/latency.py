@@ -121,10 +121,17 @@ print(json.dumps({"first_answer_s": first, "times": times,
 
 
 def measure(
-    workdir: Path, settings: Settings, backend: str, questions: Sequence[str]
+    workdir: Path,
+    settings: Settings,
+    backend: str,
+    questions: Sequence[str],
+    code: Path | None = None,
 ) -> dict[str, float]:
     from common import percentile
 
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    if code is not None:  # another checkout's newsbot answers, on the same index
+        env["PYTHONPATH"] = str(code / "src")
     done = subprocess.run(
         [
             sys.executable,
@@ -138,7 +145,7 @@ def measure(
         capture_output=True,
         text=True,
         check=False,
-        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        env=env,
     )
     if done.returncode != 0:
         raise SystemExit(f"measuring process failed:\n{done.stderr[-3000:]}")
@@ -241,11 +248,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path.home() / ".cache" / "newsbot-latency",
         help="where the grown index is kept (default: %(default)s)",
     )
+    parser.add_argument(
+        "--without-time-phrases",
+        action="store_true",
+        help="only questions with no time phrase ('this week', 'in 2025', 'latest'): the "
+        "ones a period filter leaves as they were",
+    )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="answer with the newsbot of another checkout (its src/) on the same index, to "
+        "compare code before and after a change",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     args.workdir.mkdir(parents=True, exist_ok=True)
     settings = settings_for(args.workdir, args.backend, args.max_tokens)
-    questions = [r["question"] for r in read_jsonl(RTQA_QUESTIONS)][: args.questions + 1]
+    questions = [r["question"] for r in read_jsonl(RTQA_QUESTIONS)]
+    if args.without_time_phrases:
+        from datetime import UTC, datetime
+
+        from newsbot.time_query import read_time
+
+        now = datetime.now(UTC)
+        questions = [q for q in questions if read_time(q, now).text == q]
+    questions = questions[: args.questions + 1]
 
     machine_at_start = machine_line()
     rows = []
@@ -254,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         articles, chunks, seconds = grow(settings, size)
         log(f"measuring at {chunks} chunks ...")
         row = {"target": size, "articles": articles, "chunks": chunks, "grow_s": seconds}
-        row |= measure(args.workdir, settings, args.backend, questions)
+        row |= measure(args.workdir, settings, args.backend, questions, args.code)
         if args.bot:
             log(f"running the bot at {chunks} chunks ...")
             row |= measure_bot(args.workdir, settings, args.backend, questions[: args.bot + 1])
@@ -264,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"at start: {machine_at_start}")
     print(f"at end:   {machine_line()}")
     print(
-        f"code: {code_version()}; embedding backend {args.backend}; chunks of "
+        f"code: {args.code or code_version()}; embedding backend {args.backend}; chunks of "
         f"{settings.chunking.max_tokens} tokens; "
         f"{len(questions) - 1} RealTimeQA questions after one warm-up\n"
     )

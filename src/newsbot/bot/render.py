@@ -32,6 +32,7 @@ _FRAME_BUDGET = 420
 _QUESTION_CHARS = 200
 _TITLE_CHARS = 150
 _OUTLET_CHARS = 60
+_WHITESPACE = re.compile(r"\s")
 _NOTE_CHARS = 160  # a line about the period searched; the frame budget holds three
 _SOURCE_BUDGET = 280  # number, title, outlet, date and the punctuation between them
 
@@ -132,7 +133,7 @@ def link(url: str | None, label_html: str) -> str:
     if (
         not url.startswith(("http://", "https://"))
         or len(url) > 2000
-        or any(ch.isspace() for ch in url)
+        or _WHITESPACE.search(url) is not None
     ):
         return label_html
     return f'<a href="{html.escape(url, quote=True)}">{label_html}</a>'

@@ -65,7 +65,7 @@ def continue_after(
     )
     # Not a stored passage: index -1 says so (its id is never looked up).
     chunk = Chunk(article_id, -1, start, passage_end, text[start:passage_end])
-    links = source_links(store, [(record, quote)])
+    links = source_links([(record, quote)], {article_id: text})
     passage = Passage(chunk=chunk, article=record, score=NO_SCORE)
     return Answer(
         question,

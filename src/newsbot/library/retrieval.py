@@ -113,6 +113,12 @@ class Retriever:
         candidates = [c for c in candidates if c.chunk.article_id in records][:pool]
         if not candidates:
             return Answer(question)
+        # The source links need the texts of the articles shown: read from the store while
+        # the sentences are weighed, not after.
+        linked = dict.fromkeys(
+            c.chunk.article_id for c in candidates if records[c.chunk.article_id].url
+        )
+        texts = self._worker.submit(store.article_texts, list(linked))
         quotes = select_quotes(
             analyse(question),
             question_vector,
@@ -135,7 +141,7 @@ class Retriever:
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
         shown = quoted[:limit]
-        links = source_links(store, [(records[c.chunk.article_id], q) for c, q in shown])
+        links = source_links([(records[c.chunk.article_id], q) for c, q in shown], texts.result())
         return Answer(
             question,
             [
@@ -257,25 +263,24 @@ def _as_date(day: int | None) -> date | None:
 
 
 def source_links(
-    store: ChromaStore, shown: Sequence[tuple[ArticleRecord, Quote]]
+    shown: Sequence[tuple[ArticleRecord, Quote]], texts: Mapping[str, str]
 ) -> dict[str, str]:
-    """Each shown article's address with a text fragment at the bold sentences shown from it,
-    so a browser opens the page there (the plain address when no fragment fits)."""
+    """Each shown article's address with a text fragment at the bold sentences shown from it
+    (``texts``: the articles' stored texts), so a browser opens the page there; the plain
+    address when no fragment fits."""
+    articles: dict[str, ArticleRecord] = {}
     highlights: dict[str, list[str]] = {}
     for article, quote in shown:
         if article.url:
+            articles[article.article_id] = article
             sentences = highlights.setdefault(article.article_id, [])
             if quote.highlight.strip():
                 sentences.append(quote.highlight)
-    texts = store.article_texts([i for i, found in highlights.items() if found])
     links = {}
-    for article, _ in shown:
-        if article.article_id in highlights and article.url:
-            text = texts.get(article.article_id, "")
-            link = fragment_link(article.url, text, highlights[article.article_id])
-            links[article.article_id] = (
-                link if link is not None and len(link) <= MAX_LINK_CHARS else article.url
-            )
+    for article_id, article in articles.items():
+        url = article.url or ""
+        link = fragment_link(url, texts.get(article_id, ""), highlights[article_id])
+        links[article_id] = link if link is not None and len(link) <= MAX_LINK_CHARS else url
     return links
 
 
