@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,15 @@ def reuters_articles(limit: int | None = None) -> list[Article]:
 def rtqa_articles(limit: int | None = None) -> list[Article]:
     """RealTimeQA news pages as articles."""
     return [rtqa_article(r) for r in itertools.islice(read_jsonl(RTQA_ARTICLES), limit)]
+
+
+def noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+def quiz_clock(record: dict[str, Any]) -> datetime:
+    """The day a quiz question is set in: its release week or its own date, the later (a
+    week's articles may be dated the day after ``question_date``)."""
+    week = record["week"]
+    released = date(int(week[:4]), int(week[4:6]), int(week[6:]))
+    return noon(max(released, date.fromisoformat(record["question_date"])))

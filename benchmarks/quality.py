@@ -33,6 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,6 +48,7 @@ from common import (
     log,
     machine_line,
     percentile,
+    quiz_clock,
     read_jsonl,
     reuters_article,
     rtqa_article,
@@ -185,6 +187,19 @@ def plain_question(text: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 
+class QuestionClock:
+    """The library's clock, set to each question's day before it is asked."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+CLOCK = QuestionClock()
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str
@@ -193,6 +208,9 @@ class Question:
     group: str  # dev | test | sample | offtopic
     answerable: bool
     labelled_articles: frozenset[str] = frozenset()
+    # The day the question is asked in (a quiz's week): "this week" and "in 2025" are read
+    # against it, as they were by its readers (None: the process clock).
+    asked_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -328,6 +346,7 @@ def load_corpus(split: str, max_questions: int | None, distractors: int) -> Corp
                     group=group,
                     answerable=bool(r["article_ids_with_answer"]),
                     labelled_articles=frozenset(r["article_ids_with_answer"]),
+                    asked_at=quiz_clock(r),
                 )
             )
         for r in answerable:
@@ -402,11 +421,11 @@ def open_index(corpus: Corpus, args: argparse.Namespace) -> tuple[Library, dict[
         report = json.loads(marker.read_text())
         report["cached"] = True
         log(f"reusing the index in {index_dir} (built in {report['seconds']:.0f} s)")
-        return Library.open(settings), report
+        return Library.open(settings, clock=CLOCK), report
 
     if args.rebuild:
         shutil.rmtree(index_dir / "store", ignore_errors=True)
-    library = Library.open(settings)
+    library = Library.open(settings, clock=CLOCK)
     # An interrupted ingest resumes: stored articles come back as duplicates, unembedded.
     before = library.stats()
     if before.articles:
@@ -537,6 +556,7 @@ class Outcome:
 def ask_all(library: Library, questions: Iterable[Question], top_k: int) -> list[Outcome]:
     outcomes = []
     for question in questions:
+        CLOCK.now = question.asked_at or datetime.now(UTC)
         started = time.perf_counter()
         answer = library.ask(question.text, top_k=top_k)
         seconds = time.perf_counter() - started
@@ -939,7 +959,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.reuse_embeddings:
             memo = MemoEmbedder(library.embedder)
             library.close()
-            library = Library.open(base, embedder=cast(Embedder, memo))
+            library = Library.open(base, embedder=cast(Embedder, memo), clock=CLOCK)
 
         results: dict[str, list[Outcome]] = {}
         for variant in variants:
@@ -960,7 +980,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if floors and not args.reuse_embeddings:
             inner = library.embedder
             library.close()
-            library = Library.open(base, embedder=cast(Embedder, MemoEmbedder(inner)))
+            library = Library.open(base, embedder=cast(Embedder, MemoEmbedder(inner)), clock=CLOCK)
         sweep: dict[float, dict[str, Outcome]] = {}
         started = time.perf_counter()
         for floor in floors:

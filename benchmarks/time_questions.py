@@ -100,7 +100,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import RTQA_QUESTIONS, code_version, log, machine_line, percentile, read_jsonl
+from common import (
+    RTQA_QUESTIONS,
+    code_version,
+    log,
+    machine_line,
+    noon,
+    percentile,
+    quiz_clock,
+    read_jsonl,
+)
 from quality import (
     DEV_BEFORE,
     TOP_K,
@@ -254,18 +263,6 @@ def published_day(published: str | None) -> date | None:
         return date.fromisoformat(published[:10])
     except ValueError:
         return None
-
-
-def noon(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-
-
-def quiz_clock(record: dict[str, Any]) -> datetime:
-    """The day a quiz question is set in: its release week or its own date, the later (a
-    week's articles may be dated the day after ``question_date``)."""
-    week = record["week"]
-    released = date(int(week[:4]), int(week[4:6]), int(week[6:]))
-    return noon(max(released, date.fromisoformat(record["question_date"])))
 
 
 def day_phrase(day: date) -> str:

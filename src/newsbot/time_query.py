@@ -109,8 +109,12 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b(?:\.(?=\s*\d))?"
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?\b"
-# 1800-2099: a four-digit number outside it is a count, not a year a reader asks about.
-_YEAR = r"(?:1[89]|20)\d\d\b"
+# 1900-2099: a four-digit number outside it is a count or a date in history ("In 1803, the US
+# purchased ..."), never a year news articles were published in.
+_YEAR = r"(?:19|20)\d\d\b"
+# A year right after a day that the grammar did not take ("On July 4, 1776"): the day is
+# history's, not a day of publication.
+_OTHER_YEAR_AFTER = re.compile(r",?\s*\d{3,4}\b")
 # Words that may follow a number that ends a date. Any other lower-case word makes the number
 # part of the subject: "in 2000 homes", "after 1500 people died", "in September 11 attacks".
 _FOLLOWERS = (
@@ -337,12 +341,17 @@ def _read_range(match: re.Match[str], now: datetime) -> _Read:
     # A reversed range ("from 2021 to 2019") still says which years the reader means.
     start, end = min(first_span[0], last_span[0]), max(first_span[1], last_span[1])
     if start > today:
-        return _Reading(problem=_future(start, end))
+        # A period still to come names no articles (none is published yet): in "Which
+        # category will be added to the Golden Globes in 2026?" (RealTimeQA, asked in 2025)
+        # the date is the event's, so it stays in the question and no period is read.
+        return None
     return _Reading(start, end)
 
 
 def _read_triggered(match: re.Match[str], now: datetime) -> _Read:
     today = now.date()
+    if _OTHER_YEAR_AFTER.match(match.string, match.end()):
+        return None
     span = _date_span(match["date"], now)
     if not isinstance(span, tuple):
         return _as_reading(span)
@@ -355,6 +364,8 @@ def _read_triggered(match: re.Match[str], now: datetime) -> _Read:
         if span[1] >= today:
             return _Reading(problem=f"There is no news after {describe_period(*span)} yet.")
         return _Reading(span[1] + timedelta(days=1), today)
+    if span[0] > today and not trigger.endswith("since"):
+        return None  # still to come: the event's time (see _read_range)
     if span[0] > today:
         return _Reading(problem=_future(*span))
     if trigger.endswith("since"):
