@@ -66,32 +66,23 @@ def _ask(
         return dataclasses.replace(answer, question=question, latest=True)
     inside, undated = index.published_in(period.day_numbers())
     found = Answer(question, period=period, latest=when.latest, undated=undated)
-    if inside:
+    # Too narrow a period (a story a day later than asked) gets one wider try, said so.
+    for searched in (period, widened(period)) if inside else ():
         answer = retriever.ask(
             when.text,
             store,
             search,
             limit,
-            days=period.day_numbers(),
-            newer_first=newer_first,
-            follow_up=follow_up,
-        )
-        if answer.passages:
-            return dataclasses.replace(found, passages=answer.passages)
-        # Too narrow a period (a story a day later than asked): one wider try, said so.
-        wider = widened(period)
-        answer = retriever.ask(
-            when.text,
-            store,
-            search,
-            limit,
-            days=wider.day_numbers(),
+            days=searched.day_numbers(),
             newer_first=newer_first,
             follow_up=follow_up,
         )
         if answer.passages:
             return dataclasses.replace(
-                found, period=wider, asked_period=period, passages=answer.passages
+                found,
+                period=searched,
+                asked_period=None if searched == period else period,
+                passages=answer.passages,
             )
     # Nothing published then answers: said so, with nothing from other dates (the reader
     # chose the period; the reply says how to search every article instead).
