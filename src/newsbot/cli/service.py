@@ -11,7 +11,6 @@ from rich.markup import escape
 
 from newsbot import health
 from newsbot.cli.console import app, configure_logging, current_settings, err, fail, out
-from newsbot.config import Settings
 from newsbot.errors import NewsbotError, StoreInUseError
 
 
@@ -73,7 +72,9 @@ def healthcheck(
             ):
                 _report_heartbeat(beat)
                 return
-        description, articles, chunks = _count_store(settings)
+        from newsbot.library.counting import count_library
+
+        counted = count_library(settings)
     except StoreInUseError as error:
         err.print(f"unhealthy: {_held_without_report(error, beat)}")
         raise typer.Exit(1) from None
@@ -81,7 +82,7 @@ def healthcheck(
         err.print(f"unhealthy: {escape(str(error))}")
         raise typer.Exit(1) from None
     out.print(
-        f"healthy: {escape(description)}, {articles} articles, {chunks} chunks "
+        f"healthy: {escape(counted.store)}, {counted.articles} articles, {counted.chunks} chunks "
         f"({time.monotonic() - started:.1f} s)"
     )
 
@@ -113,13 +114,3 @@ def _held_without_report(error: StoreInUseError, beat: health.Heartbeat | None) 
         f"the embedded store is held by {holder}, which reports no health: "
         "a bot still starting, or a command such as ingest"
     )
-
-
-def _count_store(settings: Settings) -> tuple[str, int, int]:
-    from newsbot.index.store import ChromaStore
-
-    store = ChromaStore(settings.store, model=settings.embedding.identity)
-    try:
-        return store.description, store.count_articles(), store.count_chunks()
-    finally:
-        store.close()
