@@ -39,7 +39,7 @@ conversations (``tests/core/test_conversation.py`` measures 10,000 full chats).
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from newsbot.index.lexical import STOPWORDS, is_content_word
@@ -192,7 +192,7 @@ class Turn:
         if quote is not None and not _storable_id(quote.article_id):
             quote = None
         return Turn(
-            question=_SEPARATORS.sub(" ", self.question[:MAX_QUESTION_CHARS]),
+            question=SEPARATORS.sub(" ", self.question[:MAX_QUESTION_CHARS]),
             topic_words=_words(self.topic_words, MAX_TOPIC_WORDS),
             article_ids=tuple(filter(_storable_id, self.article_ids))[:MAX_ARTICLES],
             names=_words(self.names, MAX_NAMES),
@@ -206,7 +206,7 @@ def _words(items: Iterable[str], limit: int) -> tuple[str, ...]:
 
 
 def _storable_id(article_id: str) -> bool:
-    return 0 < len(article_id) <= MAX_ID_CHARS and not _SEPARATORS.search(article_id)
+    return 0 < len(article_id) <= MAX_ID_CHARS and not SEPARATORS.search(article_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,139 +231,10 @@ class Conversation:
         return now - self.last_time > expiry
 
 
-# A chat's context is kept packed in one string, the time of its last turn first: a Turn's
-# objects (the dataclass, three tuples, a string per word) take about 1.5 kB, its packed text
-# about 250 bytes, and a (float, str) pair would add 80 bytes to each chat. These control
-# characters separate the time, turns, fields and items; Turn.bounded keeps them out of every
-# field.
-_TIME_SEP, _TURN_SEP, _FIELD_SEP, _ITEM_SEP = "\x1c", "\x1e", "\x1f", "\x1d"
-_SEPARATORS = re.compile("[\x1c-\x1f]")
-
-
-def _pack_turn(turn: Turn) -> str:
-    quote = turn.last_quote
-    return _FIELD_SEP.join(
-        (
-            turn.question,
-            " ".join(turn.topic_words),
-            _ITEM_SEP.join(turn.article_ids),
-            " ".join(turn.names),
-            f"{quote.article_id}{_ITEM_SEP}{quote.end}" if quote is not None else "",
-        )
-    )
-
-
-def _unpack_turn(packed: str) -> Turn:
-    question, topic, ids, names, quote = packed.split(_FIELD_SEP)
-    position = None
-    if quote:
-        article_id, end = quote.split(_ITEM_SEP)
-        position = QuotePosition(article_id, int(end))
-    return Turn(
-        question=question,
-        topic_words=tuple(topic.split(" ")) if topic else (),
-        article_ids=tuple(ids.split(_ITEM_SEP)) if ids else (),
-        names=tuple(names.split(" ")) if names else (),
-        last_quote=position,
-    )
-
-
-def _pack(conversation: Conversation) -> str:
-    turns = _TURN_SEP.join(map(_pack_turn, conversation.turns))
-    return f"{conversation.last_time!r}{_TIME_SEP}{turns}"
-
-
-def _packed_time(packed: str) -> float:
-    return float(packed[: packed.index(_TIME_SEP)])
-
-
-def _unpack(packed: str) -> Conversation:
-    last_time, _, turns = packed.partition(_TIME_SEP)
-    return Conversation(tuple(map(_unpack_turn, turns.split(_TURN_SEP))), float(last_time))
-
-
-def _names_only(turn: Turn) -> Turn:
-    """What expansion reads of a turn that is no longer the last: its names."""
-    asked = tuple(w for w in turn.topic_words if w[:1].isupper())
-    return Turn(question="", topic_words=asked, names=turn.names)
-
-
-class Conversations:
-    """The conversations of every chat, in memory, bounded and expiring.
-
-    Keys are opaque and hashable (the bot uses ``(chat_id, reply_root)``); nothing of one key
-    is ever returned for another. A conversation is forgotten ``expiry`` seconds after its
-    last turn; past ``max_conversations``, the one whose last turn is oldest goes first. Each
-    keeps at most ``max_turns`` turns in at most MAX_CONTEXT_CHARS characters (older turns
-    go first). Not thread-safe: the bot's handlers run on one event loop.
-    """
-
-    def __init__(
-        self,
-        *,
-        expiry: float = DEFAULT_EXPIRY_S,
-        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
-        max_turns: int = MAX_TURNS,
-    ) -> None:
-        if expiry < 0 or max_conversations < 1 or max_turns < 1:
-            raise ValueError("expiry must be >= 0, max_conversations and max_turns >= 1")
-        self.expiry = expiry
-        self.max_conversations = max_conversations
-        self.max_turns = max_turns
-        # Packed conversations (_pack), in the order of their last turn, oldest first: the
-        # front is what expires, and what is evicted, first. A plain dict rather than an
-        # OrderedDict (about 100 bytes less per chat); reaching its front scans the holes
-        # that deletions left there, until its next resize compacts it.
-        self._conversations: dict[Hashable, str] = {}
-
-    def __len__(self) -> int:
-        return len(self._conversations)
-
-    def get(self, key: Hashable, now: float) -> Conversation | None:
-        """The conversation of ``key``, or None when there is none or it has expired."""
-        stored = self._conversations.get(key)
-        if stored is None:
-            return None
-        conversation = _unpack(stored)
-        if conversation.expired(now, self.expiry):
-            del self._conversations[key]
-            return None
-        return conversation
-
-    def record(self, key: Hashable, turn: Turn, now: float) -> Conversation:
-        """Add ``turn`` to the conversation of ``key`` (a new one when it has none or it
-        expired) and return it: its last ``max_turns`` turns, as many as fit in
-        MAX_CONTEXT_CHARS, the earlier ones reduced to their names."""
-        self._drop_expired(now)
-        previous = self.get(key, now)
-        self._conversations.pop(key, None)
-        earlier = previous.turns[1 - self.max_turns :] if previous and self.max_turns > 1 else ()
-        last = turn.bounded()
-        kept = [last]
-        size = len(_pack_turn(last))
-        for older in map(_names_only, reversed(earlier)):
-            size += len(_pack_turn(older)) + 1
-            if size > MAX_CONTEXT_CHARS:
-                break
-            kept.append(older)
-        conversation = Conversation(tuple(reversed(kept)), now)
-        self._conversations[key] = _pack(conversation)
-        while len(self._conversations) > self.max_conversations:
-            del self._conversations[next(iter(self._conversations))]
-        return conversation
-
-    def forget(self, key: Hashable) -> None:
-        """Drop the conversation of ``key`` at once (``/new``); no error when there is none."""
-        self._conversations.pop(key, None)
-
-    def _drop_expired(self, now: float) -> None:
-        stale = []
-        for key, packed in self._conversations.items():
-            if now - _packed_time(packed) <= self.expiry:
-                break
-            stale.append(key)
-        for key in stale:
-            del self._conversations[key]
+# The characters that separate the fields of a packed conversation (newsbot.chat_memory):
+# Turn.bounded keeps them out of every field.
+TIME_SEP, TURN_SEP, FIELD_SEP, ITEM_SEP = "\x1c", "\x1e", "\x1f", "\x1d"
+SEPARATORS = re.compile("[\x1c-\x1f]")
 
 
 def _is_name(word: str) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from newsbot.chat_memory import Conversations
 from newsbot.conversation import (
     DEFAULT_EXPIRY_S,
     MAX_ARTICLES,
@@ -20,7 +21,6 @@ from newsbot.conversation import (
     MAX_TURNS,
     MAX_WORD_CHARS,
     Conversation,
-    Conversations,
     QuotePosition,
     Turn,
     asks_for_more,

@@ -12,8 +12,9 @@ from typing import cast
 
 import pytest
 
+from newsbot.chat_memory import Conversations
 from newsbot.config import Settings, load_settings
-from newsbot.conversation import Conversation, Conversations, turn_of
+from newsbot.conversation import Conversation, turn_of
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article

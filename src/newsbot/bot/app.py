@@ -25,8 +25,8 @@ from newsbot.bot import handlers, menus
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.context import BotData, NewsApplication, NewsContext, Services
 from newsbot.bot.delivery import DeliveringRateLimiter
+from newsbot.chat_memory import Conversations
 from newsbot.config import Settings
-from newsbot.conversation import Conversations
 from newsbot.errors import ConfigError, NewsbotError
 from newsbot.library import Library
 from newsbot.redact import RedactToken, quiet_token_leaking_loggers

@@ -13,8 +13,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from newsbot.bot.access import Admins, QuestionRateLimiter
 from newsbot.bot.threads import AnswerThreads
+from newsbot.chat_memory import Conversations
 from newsbot.config import Settings
-from newsbot.conversation import Conversations
 from newsbot.feeds.manager import FeedManager
 from newsbot.library import Library
 

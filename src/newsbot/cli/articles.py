@@ -203,7 +203,8 @@ def chat(
     """Ask questions one per line (a prompt, or piped stdin), with follow-ups: "and the
     resistance?" is read with the questions before it, "more" reads on in the article, and a
     line /new forgets the conversation."""
-    from newsbot.conversation import Conversations, turn_of
+    from newsbot.chat_memory import Conversations
+    from newsbot.conversation import turn_of
 
     settings = current_settings()
     conversations = Conversations(expiry=settings.telegram.context_minutes * 60)

@@ -411,7 +411,7 @@ class Library:
     ) -> Answer:
         """Answer ``question`` as the next message of ``conversation``: what the bot and
         ``newsbot chat`` call. They keep the conversations
-        (:class:`newsbot.conversation.Conversations`) and record the turn of each Answer
+        (:class:`newsbot.chat_memory.Conversations`) and record the turn of each Answer
         (:func:`newsbot.conversation.turn_of`).
 
         "More", "next", "go on" continue the last quote (:meth:`continue_after`); a question
