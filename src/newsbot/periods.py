@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from newsbot.calendar_days import describe_period
 from newsbot.models import Answer, Period
-from newsbot.time_query import TimeQuery, describe_period
+from newsbot.time_query import TimeQuery
 
 # Widening adds half the period's length on each side, and at least this many days: "on 3 May"
 # becomes 30 Apr - 6 May, "in March 2021" 16 Feb - 15 Apr (a story told a few days after the

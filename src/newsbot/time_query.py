@@ -14,11 +14,20 @@ not begun, comes back as a one-line ``problem`` for the reader instead of a peri
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+
+from newsbot.calendar_days import (
+    MONTH_NAMES,
+    calendar_period,
+    describe_period,
+    month_span,
+    months_back,
+    plus_days,
+    year_span,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,58 +56,6 @@ class TimeQuery:
     end: date | None = None
     latest: bool = False
     problem: str | None = None
-
-
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def describe_period(start: date | None, end: date | None) -> str:
-    """A compact English label for an inclusive period, as the bot shows it.
-
-    Examples: "3 Sep 2021", "1-15 Sep 2021", "1 Sep - 12 Oct 2021", "28 Dec 2020 - 3 Jan 2021",
-    "Sep 2021" (a whole month), "Mar-May 2021", "Nov 2020 - Feb 2021", "2021" (a whole year),
-    "2019-2021", and for an open end "until 31 Dec 2019" or "from 3 Sep 2021".
-
-    Args:
-        start: First day, inclusive, or None for a period open at the start.
-        end: Last day, inclusive, or None for a period open at the end.
-
-    Returns:
-        The label; "any time" when both ends are open.
-
-    Raises:
-        ValueError: ``start`` is after ``end``.
-    """
-    if start is None and end is None:
-        return "any time"
-    if start is None:
-        assert end is not None  # narrowed for mypy: both None returned above
-        return f"until {_day_label(end)}"
-    if end is None:
-        return f"from {_day_label(start)}"
-    if start > end:
-        raise ValueError(f"the period starts ({start}) after it ends ({end})")
-    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
-        return str(start.year) if start.year == end.year else f"{start.year}-{end.year}"
-    if start.day == 1 and end.day == calendar.monthrange(end.year, end.month)[1]:
-        first, last = _MONTH_NAMES[start.month - 1], _MONTH_NAMES[end.month - 1]
-        if start.year != end.year:
-            return f"{first} {start.year} - {last} {end.year}"
-        if start.month == end.month:
-            return f"{first} {start.year}"
-        return f"{first}-{last} {start.year}"
-    if start == end:
-        return _day_label(start)
-    if (start.year, start.month) == (end.year, end.month):
-        return f"{start.day}-{end.day} {_MONTH_NAMES[end.month - 1]} {end.year}"
-    if start.year == end.year:
-        return f"{start.day} {_MONTH_NAMES[start.month - 1]} - {_day_label(end)}"
-    return f"{_day_label(start)} - {_day_label(end)}"
-
-
-def _day_label(day: date) -> str:
-    # Month names from a table, not strftime("%b"), which follows the process locale.
-    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 # --- The date grammar ------------------------------------------------------------------------
@@ -325,15 +282,13 @@ def _read_range(match: re.Match[str], now: datetime) -> _Read:
         try:
             first_day = date(base.year, base.month, day)
         except ValueError:
-            return _Reading(
-                problem=f"There is no {day} {_MONTH_NAMES[base.month - 1]} {base.year}."
-            )
+            return _Reading(problem=f"There is no {day} {MONTH_NAMES[base.month - 1]} {base.year}.")
         first_span = (first_day, first_day)
     elif _form_of(first) == "month":
         # "from November to February 2021": the month of the latest year not after the end.
         month = _month_of(first)
         year = last_span[0].year if month <= last_span[0].month else last_span[0].year - 1
-        first_span = _month_span(year, month)
+        first_span = month_span(year, month)
     else:
         first_span = _date_span(first, now)
         if not isinstance(first_span, tuple):
@@ -357,7 +312,7 @@ def _read_triggered(match: re.Match[str], now: datetime) -> _Read:
         return _as_reading(span)
     trigger = match["trigger"].lower()
     if trigger.startswith(("before", "prior")):
-        return _Reading(None, _plus_days(span[0], -1))
+        return _Reading(None, plus_days(span[0], -1))
     if trigger.startswith(("until", "till", "up")):
         return _Reading(None, span[1])
     if trigger == "after":
@@ -386,23 +341,23 @@ def _read_rolling(match: re.Match[str], now: datetime) -> _Read:
         if unit in ("hour", "day"):
             return None  # "his last day": no period, and "last day" is never said for yesterday
         # "last week" without "the": the calendar week, month or year before this one.
-        return _Reading(*_calendar_period(unit, today, previous=True))
+        return _Reading(*calendar_period(unit, today, previous=True))
     count = _count_of(match["count"]) if match["count"] else 1
     if count < 1:
         return _Reading(problem=f'"{match.group().strip()}" covers no time at all.')
     if unit == "hour":
         start = (now - timedelta(hours=count)).date()
     elif unit == "day":
-        start = _plus_days(today, -count)
+        start = plus_days(today, -count)
     elif unit == "week":
-        start = _plus_days(today, -7 * count)
+        start = plus_days(today, -7 * count)
     else:
-        start = _months_back(today, count * (12 if unit == "year" else 1))
+        start = months_back(today, count * (12 if unit == "year" else 1))
     return _Reading(start, today)
 
 
 def _read_current(match: re.Match[str], now: datetime) -> _Read:
-    return _Reading(*_calendar_period(match["unit"].lower(), now.date(), previous=False))
+    return _Reading(*calendar_period(match["unit"].lower(), now.date(), previous=False))
 
 
 def _read_day_word(match: re.Match[str], now: datetime) -> _Read:
@@ -436,22 +391,22 @@ def _date_span(text: str, now: datetime) -> _DateRead:
         parsed = _parse_day(text, now)
         return (parsed, parsed) if parsed is not None else _no_such_day(text)
     if form == "month_year":
-        return _month_span(_year_of(text), _month_of(text))
+        return month_span(_year_of(text), _month_of(text))
     if form == "month":
         # "may" and "march" are verbs far more often than months: the month is capitalised.
         if text.lower().rstrip(".") in ("may", "march") and not text[0].isupper():
             return None
         month = _month_of(text)
-        return _month_span(today.year if month <= today.month else today.year - 1, month)
+        return month_span(today.year if month <= today.month else today.year - 1, month)
     if form == "year":
-        return _year_span(_year_of(text))
+        return year_span(_year_of(text))
     if form == "relative_day":
         offset = {"today": 0, "yesterday": -1, "tomorrow": 1}[text.lower()]
-        moved = _plus_days(today, offset)
+        moved = plus_days(today, offset)
         return moved, moved
     if form == "relative_period":
         which, unit = text.lower().split()
-        return _calendar_period(unit, today, previous=which == "last")
+        return calendar_period(unit, today, previous=which == "last")
     return None
 
 
@@ -492,7 +447,7 @@ def _future(start: date, end: date) -> str:
 def _month_of(text: str) -> int:
     found = _MONTH_WORD.search(text)
     assert found is not None  # only called on text of a form that holds a month name
-    return _MONTH_NAMES.index(found.group()[:3].title()) + 1
+    return MONTH_NAMES.index(found.group()[:3].title()) + 1
 
 
 def _year_of(text: str) -> int:
@@ -504,46 +459,6 @@ def _year_of(text: str) -> int:
 def _count_of(text: str) -> int:
     words = " ".join(text.lower().split())
     return int(words) if words.isdigit() else _NUMBER_WORDS[words]
-
-
-def _calendar_period(unit: str, today: date, *, previous: bool) -> _Span:
-    """The calendar week (Monday to Sunday), month or year holding ``today``, or the one
-    before it."""
-    if unit == "week":
-        monday = today - timedelta(days=today.weekday() + (7 if previous else 0))
-        return monday, monday + timedelta(days=6)
-    if unit == "month":
-        if not previous:
-            return _month_span(today.year, today.month)
-        if today.month == 1:
-            return _month_span(today.year - 1, 12)
-        return _month_span(today.year, today.month - 1)
-    return _year_span(today.year - 1 if previous else today.year)
-
-
-def _month_span(year: int, month: int) -> _Span:
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _year_span(year: int) -> _Span:
-    return date(year, 1, 1), date(year, 12, 31)
-
-
-def _plus_days(day: date, days: int) -> date:
-    """``day`` moved by ``days``, held at the calendar's ends instead of overflowing."""
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.min if days < 0 else date.max
-
-
-def _months_back(day: date, months: int) -> date:
-    """The same day ``months`` earlier (the month's last day when it is shorter)."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    if year < date.min.year:
-        return date.min  # "the past 5000 years": everything there is
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _without(question: str, spans: list[tuple[int, int]]) -> str:

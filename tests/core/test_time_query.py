@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsbot.time_query import TimeQuery, describe_period, read_time
+from newsbot.calendar_days import describe_period
+from newsbot.time_query import TimeQuery, read_time
 
 # A Wednesday.
 NOW = datetime(2021, 9, 15, 10, 0, tzinfo=UTC)
