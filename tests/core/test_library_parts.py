@@ -3,6 +3,7 @@ and the answer pipeline, with a real embedded Chroma but no model, so they run i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import cast
 
@@ -147,3 +148,20 @@ def test_a_source_link_opens_the_article_at_its_bold_sentence(fake_library: Libr
     # No address, no link.
     farm = fake_library.ask("How much did the agriculture department cut its forecast?")
     assert farm.passages[0].link is None and farm.passages[0].to_json()["link"] is None
+
+
+def test_article_texts_for_links_are_kept_by_content(fake_library: Library) -> None:
+    from newsbot.library.retrieval import ArticleTexts
+
+    added = fake_library.add_article(
+        Article(text=HARBOUR, title="Terminal", url="https://port.example/a"), origin="test"
+    )
+    record = fake_library.get_article(added.article_id or "")
+    texts = ArticleTexts(size=1)
+    assert texts.read(fake_library.store, [record]) == {record.article_id: HARBOUR}
+    # Kept: served without the store (a closed one would fail).
+    fake_library.remove(record.article_id)
+    assert texts.read(fake_library.store, [record]) == {record.article_id: HARBOUR}
+    # Another text under the same id is another key: never served stale.
+    changed = dataclasses.replace(record, content_hash="another")
+    assert texts.read(fake_library.store, [changed]) == {}

@@ -3,6 +3,8 @@ sentence of each that answers."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -44,6 +46,8 @@ RECENCY_SENTENCE = 2.0
 # score (the answer ranker's scale); see benchmarks/README.md, "Follow-up questions".
 CITED_FUSED = 1 / 42
 CITED_SENTENCE = 1.0
+# Article texts kept for source links: about 10 kB each (RealTimeQA pages), 2.5 MB in all.
+TEXTS_KEPT = 256
 # Longer links are left plain: the bot refuses to render a link past 2,000 characters.
 MAX_LINK_CHARS = 2000
 
@@ -62,6 +66,7 @@ class Retriever:
         self._sentences = sentences
         self._lexical = lexical
         self._worker = worker  # BM25 runs here, beside the question's embedding
+        self._texts = ArticleTexts()
 
     def ask(
         self,
@@ -118,7 +123,9 @@ class Retriever:
         linked = dict.fromkeys(
             c.chunk.article_id for c in candidates if records[c.chunk.article_id].url
         )
-        texts = self._worker.submit(store.article_texts, list(linked))
+        texts = self._worker.submit(
+            self._texts.read, store, [records[article_id] for article_id in linked]
+        )
         quotes = select_quotes(
             analyse(question),
             question_vector,
@@ -260,6 +267,39 @@ def _as_date(day: int | None) -> date | None:
         return date(day // 10000, day // 100 % 100, day % 100)
     except ValueError:
         return None
+
+
+class ArticleTexts:
+    """The texts of the articles shown lately, for their source links: the same articles come
+    back question after question, and reading their texts from Chroma was most of a link's
+    cost (benchmarks/README.md). Keyed by id and content hash, so an update is never served
+    stale; thread-safe (the bot asks from several threads)."""
+
+    def __init__(self, size: int = TEXTS_KEPT) -> None:
+        self._size = size
+        self._kept: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, store: ChromaStore, records: Sequence[ArticleRecord]) -> dict[str, str]:
+        """The texts of ``records`` that the store holds, by article id."""
+        found: dict[str, str] = {}
+        with self._lock:
+            for record in records:
+                text = self._kept.get((record.article_id, record.content_hash))
+                if text is not None:
+                    self._kept.move_to_end((record.article_id, record.content_hash))
+                    found[record.article_id] = text
+        missing = [r for r in records if r.article_id not in found]
+        read = store.article_texts([r.article_id for r in missing]) if missing else {}
+        with self._lock:
+            for record in missing:
+                text = read.get(record.article_id)
+                if text is not None:
+                    found[record.article_id] = text
+                    self._kept[(record.article_id, record.content_hash)] = text
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return found
 
 
 def source_links(
