@@ -165,3 +165,33 @@ def test_article_texts_for_links_are_kept_by_content(fake_library: Library) -> N
     # Another text under the same id is another key: never served stale.
     changed = dataclasses.replace(record, content_hash="another")
     assert texts.read(fake_library.store, [changed]) == {}
+
+
+def test_links_of_long_sentences_are_built_against_the_whole_article(
+    fake_library: Library,
+) -> None:
+    from newsbot.models import Chunk, Quote
+
+    long_sentence = "The port " + "and the harbour " * 20 + "reopened."
+    text = HARBOUR + " " + long_sentence
+    added = fake_library.add_article(
+        Article(text=text, title="Terminal", url="https://port.example/a"), origin="test"
+    )
+    article_id = added.article_id or ""
+    records = {article_id: fake_library.get_article(article_id)}
+    chunk = Chunk(article_id, 0, 0, 76, text[:76])
+    short = Quote(text=text[:76], start=0, end=76, highlight_start=0, highlight_end=76)
+    start = text.index(long_sentence)
+    long = Quote(
+        text=long_sentence,
+        start=start,
+        end=start + len(long_sentence),
+        highlight_start=0,
+        highlight_end=len(long_sentence),
+    )
+    retriever = fake_library._retriever
+    # A short bold sentence is linked whole, from its passage; a long one needs the article.
+    assert retriever._link_texts(fake_library.store, [(chunk, short)], records) == {
+        article_id: chunk.text
+    }
+    assert retriever._link_texts(fake_library.store, [(chunk, long)], records) == {article_id: text}

@@ -29,7 +29,7 @@ from newsbot.question import analyse, clean_question, has_words
 from newsbot.search import Candidate, diversify, fuse, fuse_ranked
 from newsbot.sentence_ranker import PassageInfo
 from newsbot.text import valid_unicode
-from newsbot.text_fragment import fragment_link
+from newsbot.text_fragment import EXACT_MAX_CHARS, fragment_link
 
 MAX_QUESTION_CHARS = 2000
 # Ranks within which the dense and lexical sides must agree for the lower answer floor.
@@ -118,14 +118,6 @@ class Retriever:
         candidates = [c for c in candidates if c.chunk.article_id in records][:pool]
         if not candidates:
             return Answer(question)
-        # The source links need the texts of the articles shown: read from the store while
-        # the sentences are weighed, not after.
-        linked = dict.fromkeys(
-            c.chunk.article_id for c in candidates if records[c.chunk.article_id].url
-        )
-        texts = self._worker.submit(
-            self._texts.read, store, [records[article_id] for article_id in linked]
-        )
         quotes = select_quotes(
             analyse(question),
             question_vector,
@@ -148,7 +140,9 @@ class Retriever:
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
         shown = quoted[:limit]
-        links = source_links([(records[c.chunk.article_id], q) for c, q in shown], texts.result())
+        linked = [(records[c.chunk.article_id], q) for c, q in shown]
+        texts = self._link_texts(store, [(c.chunk, q) for c, q in shown], records)
+        links = source_links(linked, texts)
         return Answer(
             question,
             [
@@ -167,6 +161,27 @@ class Retriever:
                 for rank, (c, quote) in enumerate(shown, 1)
             ],
         )
+
+    def _link_texts(
+        self,
+        store: ChromaStore,
+        shown: Sequence[tuple[Chunk, Quote]],
+        records: Mapping[str, ArticleRecord],
+    ) -> dict[str, str]:
+        """What each shown article's link is built against: its shown passages when every
+        bold sentence of it is short (a short sentence is linked whole, as Chrome does, and
+        reading the article's text was most of a link's cost: benchmarks/README.md), else
+        the article's text, in which a longer one's start and end words must be unique."""
+        passages: dict[str, list[str]] = {}
+        whole: set[str] = set()
+        for chunk, quote in shown:
+            passages.setdefault(chunk.article_id, []).append(chunk.text)
+            if len(quote.highlight) > EXACT_MAX_CHARS or "\n" in quote.highlight:
+                whole.add(chunk.article_id)
+        texts = {article_id: "\n".join(texts) for article_id, texts in passages.items()}
+        if whole:
+            texts.update(self._texts.read(store, [records[i] for i in sorted(whole)]))
+        return texts
 
     def articles_about(
         self, topic: str, store: ChromaStore, search: SearchSettings, limit: int
