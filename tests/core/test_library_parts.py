@@ -3,7 +3,6 @@ and the answer pipeline, with a real embedded Chroma but no model, so they run i
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import cast
 
@@ -150,26 +149,10 @@ def test_a_source_link_opens_the_article_at_its_bold_sentence(fake_library: Libr
     assert farm.passages[0].link is None and farm.passages[0].to_json()["link"] is None
 
 
-def test_article_texts_for_links_are_kept_by_content(fake_library: Library) -> None:
-    from newsbot.library.retrieval import ArticleTexts
-
-    added = fake_library.add_article(
-        Article(text=HARBOUR, title="Terminal", url="https://port.example/a"), origin="test"
-    )
-    record = fake_library.get_article(added.article_id or "")
-    texts = ArticleTexts(size=1)
-    assert texts.read(fake_library.store, [record]) == {record.article_id: HARBOUR}
-    # Kept: served without the store (a closed one would fail).
-    fake_library.remove(record.article_id)
-    assert texts.read(fake_library.store, [record]) == {record.article_id: HARBOUR}
-    # Another text under the same id is another key: never served stale.
-    changed = dataclasses.replace(record, content_hash="another")
-    assert texts.read(fake_library.store, [changed]) == {}
-
-
 def test_links_of_long_sentences_are_built_against_the_whole_article(
     fake_library: Library,
 ) -> None:
+    from newsbot.library.retrieval import link_texts
     from newsbot.models import Chunk, Quote
 
     long_sentence = "The port " + "and the harbour " * 20 + "reopened."
@@ -178,7 +161,6 @@ def test_links_of_long_sentences_are_built_against_the_whole_article(
         Article(text=text, title="Terminal", url="https://port.example/a"), origin="test"
     )
     article_id = added.article_id or ""
-    records = {article_id: fake_library.get_article(article_id)}
     chunk = Chunk(article_id, 0, 0, 76, text[:76])
     short = Quote(text=text[:76], start=0, end=76, highlight_start=0, highlight_end=76)
     start = text.index(long_sentence)
@@ -189,9 +171,6 @@ def test_links_of_long_sentences_are_built_against_the_whole_article(
         highlight_start=0,
         highlight_end=len(long_sentence),
     )
-    retriever = fake_library._retriever
     # A short bold sentence is linked whole, from its passage; a long one needs the article.
-    assert retriever._link_texts(fake_library.store, [(chunk, short)], records) == {
-        article_id: chunk.text
-    }
-    assert retriever._link_texts(fake_library.store, [(chunk, long)], records) == {article_id: text}
+    assert link_texts(fake_library.store, [(chunk, short)]) == {article_id: chunk.text}
+    assert link_texts(fake_library.store, [(chunk, long)]) == {article_id: text}

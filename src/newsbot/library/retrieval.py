@@ -3,8 +3,6 @@ sentence of each that answers."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -46,8 +44,6 @@ RECENCY_SENTENCE = 2.0
 # score (the answer ranker's scale); see benchmarks/README.md, "Follow-up questions".
 CITED_FUSED = 1 / 42
 CITED_SENTENCE = 1.0
-# Article texts kept for source links: about 10 kB each (RealTimeQA pages), 2.5 MB in all.
-TEXTS_KEPT = 256
 # Longer links are left plain: the bot refuses to render a link past 2,000 characters.
 MAX_LINK_CHARS = 2000
 
@@ -66,7 +62,6 @@ class Retriever:
         self._sentences = sentences
         self._lexical = lexical
         self._worker = worker  # BM25 runs here, beside the question's embedding
-        self._texts = ArticleTexts()
 
     def ask(
         self,
@@ -100,16 +95,17 @@ class Retriever:
         if found is None:
             return Answer(question)
         question_vector, relevant = found
-        recency: dict[str, float] = {}
-        if newer_first is not None:
-            recency = _recency(relevant, newer_first)
-            for cand in relevant:
-                cand.score += RECENCY_FUSED * recency[cand.chunk.article_id]
-            relevant.sort(key=lambda c: -c.score)
+        recency = _recency(relevant, newer_first) if newer_first is not None else {}
         cited = set(follow_up.cited) if follow_up is not None and follow_up.words else set()
-        if cited:
+
+        def bonus(article_id: str, for_recency: float, for_cited: float) -> float:
+            """What asking for the latest (newer articles) and following on (the articles
+            just cited) add to a score."""
+            return for_recency * recency.get(article_id, 0.0) + for_cited * (article_id in cited)
+
+        if recency or cited:
             for cand in relevant:
-                cand.score += CITED_FUSED * (cand.chunk.article_id in cited)
+                cand.score += bonus(cand.chunk.article_id, RECENCY_FUSED, CITED_FUSED)
             relevant.sort(key=lambda c: -c.score)
         # Fetch more than needed: chunks of an article removed meanwhile are dropped below.
         pool = max(limit, search.rerank)
@@ -130,18 +126,20 @@ class Retriever:
         if search.rerank or recency or cited:
             # The passages whose sentences answer best (and, asked for the latest, are
             # newest; asked as a follow-up, are from the articles just cited) come first.
-            def bonus(article_id: str) -> float:
-                return RECENCY_SENTENCE * recency.get(article_id, 0.0) + CITED_SENTENCE * (
-                    article_id in cited
+            quoted.sort(
+                key=lambda pair: (
+                    -(
+                        pair[1].score
+                        + bonus(pair[0].chunk.article_id, RECENCY_SENTENCE, CITED_SENTENCE)
+                    )
                 )
-
-            quoted.sort(key=lambda pair: -(pair[1].score + bonus(pair[0].chunk.article_id)))
+            )
             chosen = diversify([c for c, _ in quoted], per_article=search.per_article, limit=limit)
             keep = {id(c) for c in chosen}
             quoted = [(c, q) for c, q in quoted if id(c) in keep]
         shown = quoted[:limit]
         linked = [(records[c.chunk.article_id], q) for c, q in shown]
-        texts = self._link_texts(store, [(c.chunk, q) for c, q in shown], records)
+        texts = link_texts(store, [(c.chunk, q) for c, q in shown])
         links = source_links(linked, texts)
         return Answer(
             question,
@@ -161,27 +159,6 @@ class Retriever:
                 for rank, (c, quote) in enumerate(shown, 1)
             ],
         )
-
-    def _link_texts(
-        self,
-        store: ChromaStore,
-        shown: Sequence[tuple[Chunk, Quote]],
-        records: Mapping[str, ArticleRecord],
-    ) -> dict[str, str]:
-        """What each shown article's link is built against: its shown passages when every
-        bold sentence of it is short (a short sentence is linked whole, as Chrome does, and
-        reading the article's text was most of a link's cost: benchmarks/README.md), else
-        the article's text, in which a longer one's start and end words must be unique."""
-        passages: dict[str, list[str]] = {}
-        whole: set[str] = set()
-        for chunk, quote in shown:
-            passages.setdefault(chunk.article_id, []).append(chunk.text)
-            if len(quote.highlight) > EXACT_MAX_CHARS or "\n" in quote.highlight:
-                whole.add(chunk.article_id)
-        texts = {article_id: "\n".join(texts) for article_id, texts in passages.items()}
-        if whole:
-            texts.update(self._texts.read(store, [records[i] for i in sorted(whole)]))
-        return texts
 
     def articles_about(
         self, topic: str, store: ChromaStore, search: SearchSettings, limit: int
@@ -284,37 +261,21 @@ def _as_date(day: int | None) -> date | None:
         return None
 
 
-class ArticleTexts:
-    """The texts of the articles shown lately, for their source links: the same articles come
-    back question after question, and reading their texts from Chroma was most of a link's
-    cost (benchmarks/README.md). Keyed by id and content hash, so an update is never served
-    stale; thread-safe (the bot asks from several threads)."""
-
-    def __init__(self, size: int = TEXTS_KEPT) -> None:
-        self._size = size
-        self._kept: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def read(self, store: ChromaStore, records: Sequence[ArticleRecord]) -> dict[str, str]:
-        """The texts of ``records`` that the store holds, by article id."""
-        found: dict[str, str] = {}
-        with self._lock:
-            for record in records:
-                text = self._kept.get((record.article_id, record.content_hash))
-                if text is not None:
-                    self._kept.move_to_end((record.article_id, record.content_hash))
-                    found[record.article_id] = text
-        missing = [r for r in records if r.article_id not in found]
-        read = store.article_texts([r.article_id for r in missing]) if missing else {}
-        with self._lock:
-            for record in missing:
-                text = read.get(record.article_id)
-                if text is not None:
-                    found[record.article_id] = text
-                    self._kept[(record.article_id, record.content_hash)] = text
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-        return found
+def link_texts(store: ChromaStore, shown: Sequence[tuple[Chunk, Quote]]) -> dict[str, str]:
+    """What each shown article's link is built against: its shown passages when every
+    bold sentence of it is short (a short sentence is linked whole, as Chrome does, and
+    reading the article's text was most of a link's cost: benchmarks/README.md), else
+    the article's text, in which a longer one's start and end words must be unique."""
+    passages: dict[str, list[str]] = {}
+    whole: set[str] = set()
+    for chunk, quote in shown:
+        passages.setdefault(chunk.article_id, []).append(chunk.text)
+        if len(quote.highlight) > EXACT_MAX_CHARS or "\n" in quote.highlight:
+            whole.add(chunk.article_id)
+    texts = {article_id: "\n".join(texts) for article_id, texts in passages.items()}
+    if whole:
+        texts.update(store.article_texts(sorted(whole)))
+    return texts
 
 
 def source_links(
