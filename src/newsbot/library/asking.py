@@ -98,13 +98,13 @@ def latest(
 ) -> list[ArticleRecord]:
     """The ``limit`` newest articles by publication day, or the newest of those that answer
     ``topic``; undated articles come after the dated ones, newest added first."""
-    days = index.publication_days()
     if topic and has_words(clean_question(topic, MAX_QUESTION_CHARS)):
         ids = retriever.articles_about(topic, index.store, search, limit * 3)
         records = index.store.get_records(ids)
         found = [records[i] for i in ids if i in records]
     else:
-        dated = heapq.nlargest(limit, ((d, i) for i, d in list(days.items()) if d is not None))
+        days = list(index.publication_days().items())  # one step: writes may change it
+        dated = heapq.nlargest(limit, ((d, i) for i, d in days if d is not None))
         records = index.store.get_records([i for _, i in dated])
         found = [records[i] for _, i in dated if i in records]
         if len(found) < limit:

@@ -132,6 +132,7 @@ class IndexWriter:
         target = store or self.store
         stored = [s for s, _ in items]
         ids = [s.record.article_id for s in stored]
+        days = {s.record.article_id: day_number(s.record.published) for s in stored}
         try:
             target.begin_writes([(s.record.article_id, s.record.content_hash) for s in stored])
             self.lexical.set_meta(_FINGERPRINT, _WRITING)
@@ -142,7 +143,7 @@ class IndexWriter:
                 self.lexical.replace_articles,
                 ids,
                 [c for s in stored for c in s.chunks],
-                {s.record.article_id: day_number(s.record.published) for s in stored},
+                days,
             )
             try:
                 target.write_chunks(stored)
@@ -162,7 +163,7 @@ class IndexWriter:
         if target is self.store:
             if self._recent is not None:
                 self._recent = newest([s.record for s in stored] + self._recent)
-            self._days.update({s.record.article_id: day_number(s.record.published) for s in stored})
+            self._days.update(days)
 
     def get_article(self, article_id: str) -> ArticleRecord:
         record = self.store.get_records([article_id]).get(article_id)
