@@ -71,7 +71,12 @@ class Chunk:
 
     @property
     def chunk_id(self) -> str:
-        return f"{self.article_id}:{self.index:05d}"
+        return chunk_id(self.article_id, self.index)
+
+
+def chunk_id(article_id: str, index: int) -> str:
+    """The stored id of an article's ``index``-th chunk."""
+    return f"{article_id}:{index:05d}"
 
 
 class IngestStatus(enum.StrEnum):

@@ -48,7 +48,7 @@ from newsbot.index.records import (
     record_metadata,
 )
 from newsbot.index.store_lock import lock_embedded, process_alive, sole_opening, unlock_embedded
-from newsbot.models import ArticleRecord, Chunk
+from newsbot.models import ArticleRecord, Chunk, chunk_id
 
 log = logging.getLogger(__name__)
 
@@ -480,7 +480,7 @@ class ChromaStore:
         for record in records:
             day = day_number(record.published)
             if day is not None:
-                chunk_ids = [f"{record.article_id}:{i:05d}" for i in range(record.chunks)]
+                chunk_ids = [chunk_id(record.article_id, i) for i in range(record.chunks)]
                 ids.extend(chunk_ids)
                 metadatas.extend({DAY: day} for _ in chunk_ids)
         # Chroma's update merges these keys into each chunk's metadata.
