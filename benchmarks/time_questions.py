@@ -428,18 +428,7 @@ def inside_questions(
         ("year", f"in {day.year}", Window(date(day.year, 1, 1), date(day.year, 12, 31)), quiz_now),
     ]
     return [
-        TimeQuestion(
-            id=f"{question.id}:{kind}",
-            kind=kind,
-            question=with_phrase(question.text, phrase, f"{question.id}:{kind}"),
-            plain=question.text,
-            now=clock,
-            period=window,
-            holds_answer=True,
-            answer=question.answer,
-            anchor=anchor,
-            articles_in_period=dates.count_in(window),
-        )
+        with_period(question, anchor, kind, phrase, window, clock, dates, holds_answer=True)
         for kind, phrase, window, clock in made
     ]
 
@@ -479,20 +468,35 @@ def outside_questions(
             chosen.append(("empty", f"in {MONTHS[month - 1]} {year}", month_window(year, month)))
             break
     return [
-        TimeQuestion(
-            id=f"{question.id}:{kind}",
-            kind=kind,
-            question=with_phrase(question.text, phrase, f"{question.id}:{kind}"),
-            plain=question.text,
-            now=quiz_now,
-            period=window,
-            holds_answer=False,
-            answer=question.answer,
-            anchor=anchor,
-            articles_in_period=dates.count_in(window),
-        )
+        with_period(question, anchor, kind, phrase, window, quiz_now, dates, holds_answer=False)
         for kind, phrase, window in chosen
     ]
+
+
+def with_period(
+    question: Question,
+    anchor: str,
+    kind: str,
+    phrase: str,
+    window: Window,
+    now: datetime,
+    dates: CorpusDates,
+    *,
+    holds_answer: bool,
+) -> TimeQuestion:
+    """``question`` asked with ``phrase`` (naming ``window``), against it asked plain."""
+    return TimeQuestion(
+        id=f"{question.id}:{kind}",
+        kind=kind,
+        question=with_phrase(question.text, phrase, f"{question.id}:{kind}"),
+        plain=question.text,
+        now=now,
+        period=window,
+        holds_answer=holds_answer,
+        answer=question.answer,
+        anchor=anchor,
+        articles_in_period=dates.count_in(window),
+    )
 
 
 def latest_questions(
