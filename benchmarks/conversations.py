@@ -30,6 +30,11 @@ do) three ways:
 - **replies**: every later question sent as a reply to the answer before it, which always
   follows on (a group's only way): the most expansion can do, and the most it can harm.
 
+The split's answerable quiz questions (quality.py's, 560 dev and 420 test) are asked too, one
+after another in one private chat, alone and as follow-ups: every one stands on its own, so the
+follow-up handling must leave their scores as they are ("standalone questions must score the
+same with the feature on", on hundreds of real questions rather than the set's look-alikes).
+
 Scores, as ``quality.py`` scores them: answer recall at 1 and 3 on the bold sentence, the
 quote and the passage (the answer string in that of one of the first ``--top-k``), for the
 later turns of conversations and for the standalone questions (which must not drop), and the
@@ -45,17 +50,20 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from common import RTQA_ARTICLES, RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
 
 from newsbot.chat_memory import Conversations
-from newsbot.conversation import leans_on_previous, turn_of
+from newsbot.conversation import leans_on_previous
 from newsbot.ingest.clean import clean_text
 from newsbot.library import Library
 from newsbot.models import Answer
@@ -247,6 +255,7 @@ class Scored:
     ranks: dict[str, int | None]
     context: list[str] | None
     answered: bool
+    seconds: float  # to answer it (two searches when read with context)
 
 
 def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored]:
@@ -259,6 +268,7 @@ def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored
         now = number * TURN_SECONDS
         conversation = conversations.get("chat", now)
         answer: Answer
+        started = time.perf_counter()
         if mode == "alone":
             answer = library.ask(turn.question, top_k=top_k)
         else:
@@ -270,9 +280,9 @@ def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored
                 expiry=conversations.expiry,
                 top_k=top_k,
             )
-            recorded = turn_of(answer, conversation)
-            if recorded is not None:
-                conversations.record("chat", recorded, now)
+        seconds = time.perf_counter() - started
+        if mode != "alone":
+            conversations.remember("chat", answer, conversation, now)
         if number == 0:
             continue
         question = Question(
@@ -290,8 +300,64 @@ def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored
             "passage": outcome.passage_rank,
         }
         scored.append(
-            Scored(case.id, case.kind, mode, turn.question, ranks, answer.context, answer.answered)
+            Scored(
+                case.id,
+                case.kind,
+                mode,
+                turn.question,
+                ranks,
+                answer.context,
+                answer.answered,
+                seconds,
+            )
         )
+    return scored
+
+
+QUIZ = "quiz"  # the kind of the split's quiz questions, asked one after another in one chat
+QUIZ_MODES = ("alone", "follow-ups")
+
+
+def ask_quiz(library: Library, questions: Sequence[Any], top_k: int) -> list[Scored]:
+    """Ask the split's answerable quiz questions (quality.py's) one after another in one
+    private chat, TURN_SECONDS apart, alone and as follow-ups: each stands on its own and
+    follows an unrelated question, so what the feature does to it is what it does to any
+    standalone question asked soon after another. Each is asked on its quiz day."""
+    from quality import CLOCK, score
+
+    scored = []
+    conversations = Conversations()
+    for number, question in enumerate(questions):
+        now = number * TURN_SECONDS
+        CLOCK.now = question.asked_at or datetime.now(UTC)
+        started = time.perf_counter()
+        alone = library.ask(question.text, top_k=top_k)
+        between = time.perf_counter()
+        conversation = conversations.get("chat", now)
+        followed = library.converse(
+            question.text, conversation, now=now, expiry=conversations.expiry, top_k=top_k
+        )
+        times = (between - started, time.perf_counter() - between)
+        conversations.remember("chat", followed, conversation, now)
+        for mode, answer, seconds in zip(QUIZ_MODES, (alone, followed), times, strict=True):
+            outcome = score(question, answer, 0.0)
+            ranks = {
+                "highlight": outcome.highlight_rank,
+                "quote": outcome.quote_rank,
+                "passage": outcome.passage_rank,
+            }
+            scored.append(
+                Scored(
+                    question.id,
+                    QUIZ,
+                    mode,
+                    question.text,
+                    ranks,
+                    answer.context,
+                    answer.answered,
+                    seconds,
+                )
+            )
     return scored
 
 
@@ -309,12 +375,17 @@ def summary_row(scored: Sequence[Scored]) -> dict[str, float]:
     }
     row["answered"] = sum(s.answered for s in scored) / n
     row["with_context"] = sum(s.context is not None for s in scored) / n
+    times = sorted(s.seconds for s in scored)
+    row["median_ms"] = 1000 * statistics.median(times)
+    row["p95_ms"] = 1000 * times[min(n - 1, round(0.95 * (n - 1)))]
     return row
 
 
 def results_table(scored: Sequence[Scored]) -> str:
-    """One row per kind and mode: the recall columns, answered, read with context."""
-    head = [f"{m} R@{k}" for m in MEASURES for k in RECALL] + ["answered", "with context"]
+    """One row per kind and mode: the recall columns, answered, read with context, and the
+    time to answer (median and 95th percentile, in one run, both ways interleaved)."""
+    head = [f"{m} R@{k}" for m in MEASURES for k in RECALL]
+    head += ["answered", "with context", "median ms", "p95 ms"]
     lines = [
         "| questions | asked | " + " | ".join(head) + " |",
         "|---|---|" + "---:|" * len(head),
@@ -322,8 +393,9 @@ def results_table(scored: Sequence[Scored]) -> str:
     labels = {
         "conversation": "later turns of conversations",
         "standalone": "standalone look-alikes",
+        QUIZ: "quiz questions, each after another",
     }
-    for kind in KINDS:
+    for kind in (*KINDS, QUIZ):
         for mode in MODES:
             chosen = [s for s in scored if s.kind == kind and s.mode == mode]
             if not chosen:
@@ -331,6 +403,7 @@ def results_table(scored: Sequence[Scored]) -> str:
             row = summary_row(chosen)
             cells = [f"{100 * row[f'{m}_r@{k}']:.1f}" for m in MEASURES for k in RECALL]
             cells += [f"{100 * row['answered']:.0f} %", f"{100 * row['with_context']:.0f} %"]
+            cells += [f"{row['median_ms']:.0f}", f"{row['p95_ms']:.0f}"]
             lines.append(f"| {labels[kind]} ({len(chosen)}) | {mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -363,6 +436,8 @@ def measure(args: argparse.Namespace, cases: Sequence[Case]) -> int:
             for mode in MODES
             for s in ask_case(library, case, mode, args.top_k)
         ]
+        quiz = [q for q in corpus.questions if q.group == args.split and q.answerable]
+        scored += ask_quiz(library, quiz, args.top_k)
     finally:
         library.close()
     print(f"# newsbot: follow-up questions, {args.split}\n")
@@ -381,7 +456,7 @@ def measure(args: argparse.Namespace, cases: Sequence[Case]) -> int:
                 f"{kind}/{mode}": summary_row(
                     [s for s in scored if s.kind == kind and s.mode == mode]
                 )
-                for kind in KINDS
+                for kind in (*KINDS, QUIZ)
                 for mode in MODES
                 if any(s.kind == kind and s.mode == mode for s in scored)
             },

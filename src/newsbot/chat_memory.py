@@ -20,7 +20,9 @@ from newsbot.conversation import (
     Conversation,
     QuotePosition,
     Turn,
+    turn_of,
 )
+from newsbot.models import Answer
 
 # A chat's context is kept packed in one string, the time of its last turn first: a Turn's
 # objects (the dataclass, three tuples, a string per word) take about 1.5 kB, its packed text
@@ -140,6 +142,25 @@ class Conversations:
         while len(self._conversations) > self.max_conversations:
             del self._conversations[next(iter(self._conversations))]
         return conversation
+
+    def remember(
+        self, key: Hashable, answer: Answer, conversation: Conversation | None, now: float
+    ) -> bool:
+        """Keep what ``answer`` (to the conversation ``key`` had, ``conversation``) showed, as
+        the bot and ``newsbot chat`` do after every question; return whether it is kept.
+
+        An answer that showed something becomes the conversation's last turn
+        (:func:`newsbot.conversation.turn_of`). One that found nothing ends the conversation:
+        the next question, even one that leans ("and in Europe?"), stands alone, as a reply
+        to a "nothing found" does. "More" past the end of the article changes nothing.
+        """
+        turn = turn_of(answer, conversation)
+        if turn is not None:
+            self.record(key, turn, now)
+            return True
+        if not answer.end_of_article:
+            self.forget(key)
+        return False
 
     def forget(self, key: Hashable) -> None:
         """Drop the conversation of ``key`` at once (``/new``); no error when there is none."""

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from newsbot.index.lexical import STOPWORDS, is_content_word
 from newsbot.models import Answer
+from newsbot.question_sentences import asking_sentence_start
 
 DEFAULT_EXPIRY_S = 600.0
 DEFAULT_MAX_CONVERSATIONS = 10_000
@@ -120,6 +121,11 @@ _EXPLETIVE_TEXT = (
 )
 _EXPLETIVE_AFTER_IT = frozenset(_EXPLETIVE_TEXT.split())
 _LINKING = frozenset({"is", "was", "be", "s"})
+# Content words after "did they" and its verb that make a question name its own subject, so
+# that "they" means the people anyone means (researchers, officials): "where did they find the
+# first case of sea star wasting disease?" stands, "why did they cancel the vote?" leans. Read
+# on the development questions of ../shared/eval (benchmarks/conversations.py).
+GENERIC_THEY_WORDS = 3
 
 # "More" and its kin, read as the whole message (punctuation and case aside): "more people
 # died?" is a question, not a request for the next sentences.
@@ -323,12 +329,16 @@ def _unresolved_pronoun(words: Sequence[str], names: set[str]) -> bool:
             if word in _OBJECT_PRONOUNS and not any(map(is_content_word, rest)):
                 return True  # "what did Biden say about it?"
             if word in _SUBJECT_PRONOUNS and i > 0 and words[i - 1] in _AUXILIARIES:
-                return True  # "which app did they use?"
+                if not _asked_subject(words, names, i):
+                    return True  # "which app did they use?"
+                continue
             personal = word in _PERSONAL_PRONOUNS
             if not _stands_for_something(words, names, i, personal=personal):
                 return True
         elif word in _DEMONSTRATIVES:
             after = rest[0] if rest else None
+            if _relative_that(words, i):
+                continue
             if after is None or after in _VERB_AFTER or word == "those":
                 return True  # "who said that?", "why did that happen?", "those tariffs"
             if word == "that" and after in _TIME_NOUNS:
@@ -339,6 +349,33 @@ def _unresolved_pronoun(words: Sequence[str], names: set[str]) -> bool:
             # "What happened there?"; not "Is there a curfew in Los Angeles?"
             return True
     return False
+
+
+def _asked_subject(words: Sequence[str], names: set[str], position: int) -> bool:
+    """Whether the subject pronoun at ``position``, after an auxiliary ("did they", "does
+    he"), has what it means in the question: a name before it ("does Trump think he ..."), or,
+    for "they", the people anyone means ("why did they rename PCOS?", "where did they find
+    the first case of sea star wasting disease?") when the question names its own subject
+    after it, by a name or in GENERIC_THEY_WORDS content words after the verb. A "which +
+    noun" before it is not enough: "which app did they use?" leans."""
+    if any(word in names for word in words[:position]):
+        return True
+    if words[position] != "they":
+        return False
+    after = words[position + 1 :]
+    if any(w in names for w in after):
+        return True
+    objects = after[1:]  # after the verb: "find | the first case of ..."
+    return sum(map(is_content_word, objects)) >= GENERIC_THEY_WORDS
+
+
+def _relative_that(words: Sequence[str], position: int) -> bool:
+    """Whether the "that" at ``position`` joins a clause to the noun before it ("the boat
+    that was halted", "a deal that would recognise") rather than points at something ("who
+    said that?", "why did that happen?", "that year")."""
+    if words[position] != "that" or position == 0 or position + 1 == len(words):
+        return False
+    return is_content_word(words[position - 1]) and words[position + 1] not in _TIME_NOUNS
 
 
 def _asks_what_something_is(words: Sequence[str]) -> bool:
@@ -355,29 +392,56 @@ def _asks_what_something_is(words: Sequence[str]) -> bool:
 def leans_on_previous(question: str) -> bool:
     """Whether ``question`` needs the one before it to be understood.
 
-    It does when it starts with "and", "what about" or "how about"; holds "else" ("what
-    else", "who else") or "ones" ("the sunflower ones"); has too few topic words to stand
-    alone (fewer than three, or two with a name: "Who is the president of France?" stands,
-    "Why?" and "What were the casualties?" do not), unless it asks what something is ("What
-    is olo?"); or holds a pronoun or demonstrative without its noun: "their spokesman" with
-    nothing before it that it could mean, "about it" at the end, "did they", "that" alone
+    It does when its asking sentence starts with "and", "what about" or "how about"; holds
+    "else" ("what else", "who else") or "ones" ("the sunflower ones"); has too few topic words
+    to stand alone (fewer than three, or two with a name: "Who is the president of France?"
+    stands, "Why?" and "What were the casualties?" do not), unless it asks what something is
+    ("What is olo?"); or holds a pronoun or demonstrative without its noun: "their spokesman"
+    with nothing before it that it could mean, "about it" at the end, "did they", "that" alone
     ("who said that?"), "that year", "those tariffs". "This week" and "that law" keep their
     noun and stand alone; so does "the company", which only a tagger could tell apart.
+
+    A message that tells its story before it asks ("Venus Williams won in Washington. How
+    old is she?") has what its pronouns mean in it when a sentence before the asking one has
+    a name or two content words.
     """
     cased = _WORD.findall(question)
     words = [w.lower() for w in cased]
     if not words:
         return False
-    if words[0] == "and" or words[:2] in (["what", "about"], ["how", "about"]):
+    asking_at = asking_sentence_start(question)
+    asking = [w.lower() for w in _WORD.findall(question[asking_at:])] or words
+    if asking[0] == "and" or asking[:2] in (["what", "about"], ["how", "about"]):
         return True
-    if "else" in words or "ones" in words:
+    if "else" in asking or "ones" in asking:
         return True
     topic = topic_words(question)
     names = {w.lower() for w in topic if w[:1].isupper()}
     too_few = len(topic) < 2 or (len(topic) == 2 and not names)
     if too_few and not (topic and _asks_what_something_is(words)):
         return True
-    return _unresolved_pronoun(words, names)
+    if _tells_a_story(question[:asking_at]):
+        return False
+    return _unresolved_pronoun(asking, names | _opening_name(cased))
+
+
+def _tells_a_story(before: str) -> bool:
+    """Whether the sentences before the asking one say who or what it is about: a name, or two
+    content words ("Thanks!" does not)."""
+    if names_in([before]):
+        return True
+    return sum(map(is_content_word, (w.lower() for w in _WORD.findall(before)))) >= 2
+
+
+def _opening_name(cased: Sequence[str]) -> set[str]:
+    """The first word, lower-cased, when it may be a name a pronoun stands for: capitalised,
+    as every first word is, but no stopword or asking word ("Beyoncé closed out her tour";
+    not "Tell me what he said"). A topic word it is not: that takes a second capital."""
+    first = cased[0] if cased else ""
+    lower = first.lower()
+    if _is_name(first) and is_content_word(lower) and lower not in _ASKING_WORDS:
+        return {lower}
+    return set()
 
 
 def follows_on(

@@ -28,6 +28,7 @@ from newsbot.calendar_days import (
     plus_days,
     year_span,
 )
+from newsbot.question_sentences import asking_sentence_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +170,6 @@ _LATEST = re.compile(
 )
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)")
-
-
 # --- Reading -----------------------------------------------------------------------------------
 
 
@@ -204,7 +202,7 @@ def read_time(question: str, now: datetime) -> TimeQuery:
         names several), whether it asks for the latest news, and a problem when the period is
         not usable. Never raises.
     """
-    asking = _asking_sentence_start(question)
+    asking = asking_sentence_start(question)
     chosen = _first_period(question, now, asking)
     period_span, reading = chosen if chosen is not None else ((0, 0), _Reading())
     # The latest-style words outside the period's phrase ("the latest news from last week").
@@ -225,17 +223,6 @@ def read_time(question: str, now: datetime) -> TimeQuery:
         latest=bool(latest_spans),
         problem=reading.problem,
     )
-
-
-def _asking_sentence_start(question: str) -> int:
-    """Where the sentence that asks begins: time phrases of the sentences before it tell the
-    story ("The spokesman spoke on Monday. In which city?"), not which articles to search."""
-    starts = [0, *(m.end() for m in _SENTENCE_BREAK.finditer(question))]
-    ends = [*starts[1:], len(question)]
-    asking = [s for s, e in zip(starts, ends, strict=True) if "?" in question[s:e]]
-    # The last sentence with a question mark and what follows it ("Who won? In 2020."), else
-    # the last sentence.
-    return asking[-1] if asking else starts[-1]
 
 
 def _first_period(

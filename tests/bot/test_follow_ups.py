@@ -65,6 +65,22 @@ async def test_a_private_chat_follows_up_reads_on_and_forgets(
     assert server.rejected == []
 
 
+async def test_nothing_found_ends_a_private_conversation(
+    server: BotApiServer, bot: RunningBot
+) -> None:
+    await ask(server, bot, FIRST, USER, user_id=USER)
+    nothing = await ask(server, bot, "What is a good recipe for banana bread?", USER, user_id=USER)
+    assert NOTHING in nothing["text"]
+    # Within a minute, and leaning, the next question still stands alone: what it leaned on
+    # found nothing, and the answer before that is not what it means.
+    after = await ask(server, bot, PRONOUN, USER, user_id=USER)
+    assert not about_spokesman(after) and "about:" not in after["text"]
+    again = await ask(server, bot, FIRST, USER, user_id=USER)
+    assert "Taliban" in " ".join(entity_texts(again, "bold"))
+    follow = await ask(server, bot, PRONOUN, USER, user_id=USER)
+    assert about_spokesman(follow) and "about: Panjshir" in follow["text"]
+
+
 async def test_a_conversation_expires(server: BotApiServer, bot: RunningBot) -> None:
     services = bot.application.bot_data.services
     assert services is not None and services.conversations.expiry == 600

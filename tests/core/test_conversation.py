@@ -79,6 +79,9 @@ FOLLOW_UPS = [
     "How many pennies were made that year?",
     "How many of the sunflower ones died?",
     "What did those protesters want from the mayor?",
+    "Thanks! What did he say?",  # the sentence before says nothing of whom
+    "Why did they cancel it?",
+    "Where did they find it first?",  # "they" with no subject named after its verb
 ]
 
 STANDALONE = [
@@ -109,6 +112,18 @@ STANDALONE = [
     "How much did it cost the U.S. Mint to make one penny in fiscal year 2024?",
     "What did scientists show a mouse before mapping a piece of its visual cortex?",
     "Who is Kirsty Coventry?",
+    # The story before the asking sentence holds what its pronoun means.
+    "Venus Williams won a match in Washington at 45. How old is she?",
+    "Seven men were charged over a jewelry heist in Paris. What did they steal?",
+    "Oreo made a cookie with Selena Gomez. What inspired it?",
+    # "That" joins a clause to its noun.
+    "What is the name of the boat that was stopped on its way to Gaza?",
+    "Which state has a law that requires the Ten Commandments in classrooms?",
+    # "They" is whoever did it, and the question names what.
+    "Why did they rename PCOS?",
+    "Where did they find the first case of sea star wasting disease?",
+    # A name opens the question: "her" may mean it.
+    "Beyonce closed her tour with which guest?",
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from newsbot.chat_memory import Conversations
 from newsbot.config import Settings, load_settings
-from newsbot.conversation import Conversation, turn_of
+from newsbot.conversation import Conversation
 from newsbot.index.embedder import Embedder
 from newsbot.library import Library
 from newsbot.models import Answer, Article
@@ -69,9 +69,7 @@ def converse(
     """What the bot and `newsbot chat` do with a message: read, answer, record."""
     conversation = conversations.get(KEY, now)
     answer = library.converse(question, conversation, now=now, expiry=conversations.expiry)
-    turn = turn_of(answer, conversation)
-    if turn is not None:
-        conversations.record(KEY, turn, now)
+    conversations.remember(KEY, answer, conversation, now)
     return answer
 
 
@@ -103,6 +101,15 @@ def test_a_standalone_question_is_answered_exactly_as_on_its_own(news: Library) 
     assert news.converse(question, None, now=1.0).to_json() == news.ask(question).to_json()
 
 
+def test_a_question_that_finds_nothing_ends_the_conversation(news: Library) -> None:
+    conversations = Conversations()
+    converse(news, conversations, FIRST, now=0.0)
+    nothing = converse(news, conversations, "What is the best recipe for banana bread?", 10.0)
+    assert not nothing.answered and conversations.get(KEY, 10.0) is None
+    after = converse(news, conversations, PRONOUN, now=20.0)
+    assert after.context is None and after.to_json() == news.ask(PRONOUN).to_json()
+
+
 def test_more_reads_on_verbatim_until_the_article_ends(ferry: tuple[Library, str]) -> None:
     library, article_id = ferry
     sentences = [FERRY[a:b] for a, b in sentence_spans(FERRY)]
@@ -122,6 +129,8 @@ def test_more_reads_on_verbatim_until_the_article_ends(ferry: tuple[Library, str
     assert shown == sentences[1:]
     end = converse(library, conversations, "go on")
     assert end.end_of_article and not end.passages and end.to_json()["end_of_article"]
+    # The end of the article ends no conversation: a question after it may still lean on it.
+    assert conversations.get(KEY, 0.0) is not None
 
 
 def test_more_reads_as_much_as_an_excerpt_holds(settings: Settings) -> None:

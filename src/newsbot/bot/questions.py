@@ -37,7 +37,6 @@ from newsbot.bot.chat import (
 from newsbot.bot.context import NewsContext
 from newsbot.bot.menus import set_admin_commands
 from newsbot.bot.threads import conversation_key
-from newsbot.conversation import turn_of
 from newsbot.library import Library
 from newsbot.models import Answer
 from newsbot.periods import time_notes
@@ -249,6 +248,8 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             expiry=services.conversations.expiry,
             top_k=settings.max_passages,
         )
+        # Kept before the reply is sent: a reader may follow up the moment it arrives.
+        remembered = services.conversations.remember(key, answer, conversation, now)
         if answer.end_of_article:
             await reply(message, render.END_OF_ARTICLE)
             return
@@ -257,16 +258,12 @@ async def answer_question(update: Update, context: NewsContext, question: str) -
             text = render.nothing_found(question, count, titles, time_notes(answer))
             await reply(message, text)
             return
-    # Recorded before the reply is sent: a reader may follow up the moment it arrives.
-    turn = turn_of(answer, conversation)
-    if turn is not None:
-        services.conversations.record(key, turn, now)
     sent = await reply(
         message,
         render.answer_page(answer, 0, settings.page_size),
         reply_markup=answer_keyboard(answer, 0, settings.page_size),
     )
-    if turn is not None:
+    if remembered:
         services.threads.remember(sent.chat_id, sent.message_id, key)
 
 

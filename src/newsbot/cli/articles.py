@@ -204,7 +204,6 @@ def chat(
     resistance?" is read with the questions before it, "more" reads on in the article, and a
     line /new forgets the conversation."""
     from newsbot.chat_memory import Conversations
-    from newsbot.conversation import turn_of
 
     settings = current_settings()
     conversations = Conversations(expiry=settings.telegram.context_minutes * 60)
@@ -227,9 +226,7 @@ def chat(
                     expiry=conversations.expiry,
                     top_k=top_k,
                 )
-                turn = turn_of(answer, conversation)
-                if turn is not None:
-                    conversations.record(CHAT_KEY, turn, now)
+                conversations.remember(CHAT_KEY, answer, conversation, now)
                 if as_json:
                     print_json(answer.to_json())
                 else:
