@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 FIRST = "Who took control of the Panjshir valley?"
 PRONOUN = "What did their spokesman say?"
 NOTHING = "I found nothing"
+OTHER_BOT = 777_000_111
 
 
 async def ask(
@@ -127,6 +128,31 @@ async def test_group_threads_follow_replies_only(server: BotApiServer, bot: Runn
         server, bot, PRONOUN, GROUP, user_id=USER, reply_to_message_id=reply["message_id"], **group
     )
     assert not about_spokesman(forgotten) and "about:" not in forgotten["text"]
+
+
+async def test_a_reply_to_another_bot_stands_alone(server: BotApiServer, bot: RunningBot) -> None:
+    group = {"chat_type": "supergroup"}
+    first = await ask(server, bot, f"@{BOT_USERNAME} {FIRST}", GROUP, user_id=USER, **group)
+    # Another bot in the group answers our answer; a reply to it is no reply to ours.
+    server.add_user(OTHER_BOT, username="digestbot", is_bot=True)
+    other = server.user_message(
+        "Today's digest: Panjshir, Taliban.",
+        user_id=OTHER_BOT,
+        chat_id=GROUP,
+        reply_to_message_id=first["message_id"],
+        **group,
+    )
+    to_other = await ask(
+        server,
+        bot,
+        f"@{BOT_USERNAME} {PRONOUN}",
+        GROUP,
+        user_id=USER,
+        reply_to_message_id=other["message"]["message_id"],
+        **group,
+    )
+    assert not about_spokesman(to_other) and "about:" not in to_other["text"]
+    assert server.rejected == []
 
 
 async def test_after_a_restart_a_reply_stands_alone(

@@ -839,14 +839,16 @@ class BotApiServer:
         first_name: str | None = None,
         username: str | None = None,
         language_code: str = "en",
+        is_bot: bool = False,
     ) -> JSONDict:
-        """Register (or update) a Telegram user; returns its ``User`` dict."""
+        """Register (or update) a Telegram user (another bot, with ``is_bot``); returns its
+        ``User`` dict."""
         with self._cond:
             user = self._users.setdefault(
                 user_id,
                 {
                     "id": user_id,
-                    "is_bot": False,
+                    "is_bot": is_bot,
                     "first_name": f"User{user_id}",
                     "language_code": language_code,
                 },
