@@ -24,10 +24,19 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from quality import Question, answer_pattern, contains, load_corpus, open_index, parse_args
+from quality import (
+    CLOCK,
+    Question,
+    answer_pattern,
+    contains,
+    load_corpus,
+    open_index,
+    parse_args,
+)
 
 from newsbot import sentence_ranker
 from newsbot.answer import is_statement, sentence_table
@@ -45,7 +54,9 @@ Group = tuple[np.ndarray, np.ndarray, list[int]]
 
 
 def question_rows(library: Library, question: Question, pool: int) -> Group:
-    """The features, labels and passage index of each sentence that may be highlighted."""
+    """The features, labels and passage index of each sentence that may be highlighted, the
+    question asked on its quiz day, as quality.py asks it."""
+    CLOCK.now = question.asked_at or datetime.now(UTC)
     answer = library.ask(question.text, top_k=pool)
     if not answer.answered or question.answer is None:
         return np.zeros((0, len(FEATURES))), np.zeros(0), []
