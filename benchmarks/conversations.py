@@ -261,7 +261,7 @@ class Scored:
 
 def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored]:
     """Ask ``case``'s turns in order, ``mode`` of MODES; score its later turns."""
-    from quality import Question, score
+    from quality import Question
 
     conversations = Conversations()
     scored = []
@@ -294,24 +294,7 @@ def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored
             True,
             frozenset({turn.article_id}),
         )
-        outcome = score(question, answer, 0.0)
-        ranks = {
-            "highlight": outcome.highlight_rank,
-            "quote": outcome.quote_rank,
-            "passage": outcome.passage_rank,
-        }
-        scored.append(
-            Scored(
-                case.id,
-                case.kind,
-                mode,
-                turn.question,
-                ranks,
-                answer.context,
-                answer.answered,
-                seconds,
-            )
-        )
+        scored.append(scored_as(case.id, case.kind, mode, question, answer, seconds))
     return scored
 
 
@@ -324,7 +307,7 @@ def ask_quiz(library: Library, questions: Sequence[Any], top_k: int) -> list[Sco
     private chat, TURN_SECONDS apart, alone and as follow-ups: each stands on its own and
     follows an unrelated question, so what the feature does to it is what it does to any
     standalone question asked soon after another. Each is asked on its quiz day."""
-    from quality import CLOCK, score
+    from quality import CLOCK
 
     scored = []
     conversations = Conversations()
@@ -350,25 +333,23 @@ def ask_quiz(library: Library, questions: Sequence[Any], top_k: int) -> list[Sco
         conversations.remember("chat", timed["follow-ups"][0], conversation, now)
         for mode in QUIZ_MODES:
             answer, seconds = timed[mode]
-            outcome = score(question, answer, 0.0)
-            ranks = {
-                "highlight": outcome.highlight_rank,
-                "quote": outcome.quote_rank,
-                "passage": outcome.passage_rank,
-            }
-            scored.append(
-                Scored(
-                    question.id,
-                    QUIZ,
-                    mode,
-                    question.text,
-                    ranks,
-                    answer.context,
-                    answer.answered,
-                    seconds,
-                )
-            )
+            scored.append(scored_as(question.id, QUIZ, mode, question, answer, seconds))
     return scored
+
+
+def scored_as(
+    case: str, kind: str, mode: str, question: Any, answer: Answer, seconds: float
+) -> Scored:
+    """``answer`` to quality.py's ``question`` scored as quality.py scores it."""
+    from quality import score
+
+    outcome = score(question, answer, 0.0)
+    ranks = {
+        "highlight": outcome.highlight_rank,
+        "quote": outcome.quote_rank,
+        "passage": outcome.passage_rank,
+    }
+    return Scored(case, kind, mode, question.text, ranks, answer.context, answer.answered, seconds)
 
 
 def _timed(ask: Callable[[], Answer]) -> tuple[Answer, float]:
