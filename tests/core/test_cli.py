@@ -192,6 +192,16 @@ def test_usage_and_config_errors(store: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "search.top_k" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_error_inside_a_command_is_one_line(store: Path) -> None:
+    # Raised by the library while the command runs (an unknown id, an unknown feed), not by
+    # the settings before it: the same one line, exit status 1, no traceback.
+    for args in (("remove", "0123456789abcdef"), ("feed", "remove", "no-such-feed")):
+        code, out, err = invoke(*args)
+        assert code == 1 and out == "", (args, out, err)
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, (args, err)
+        assert "Traceback" not in err
+
+
 def test_export_refuses_a_name_import_would_not_read(store: Path, tmp_path: Path) -> None:
     # Seen: `export backup.txt` wrote the file, then `import backup.txt` refused it.
     code, _, err = invoke("export", str(tmp_path / "backup.txt"))

@@ -75,11 +75,8 @@ def export(
     if str(file) != "-" and not is_jsonl_name(file.name):
         # What import would refuse to read back.
         raise fail(f"{file}: export writes JSON Lines; name it .jsonl or .jsonl.gz", 2)
-    try:
-        with open_library() as library:
-            count = library.export_to(sys.stdout) if str(file) == "-" else library.export(file)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library() as library:
+        count = library.export_to(sys.stdout) if str(file) == "-" else library.export(file)
     err.print(f"exported {count} article(s) to {escape(str(file))}")
 
 
@@ -91,18 +88,15 @@ def reindex(
     model (after changing embedding.model); re-run it if it was interrupted."""
     from newsbot.library import Library
 
+    library = Library.open(current_settings(), check_model=False)
     try:
-        library = Library.open(current_settings(), check_model=False)
-        try:
-            with _progress() as progress:
-                task = progress.add_task("reindexing", total=None)
-                report = library.reindex(
-                    progress=lambda done, total: progress.update(task, completed=done, total=total)
-                )
-        finally:
-            library.close()
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+        with _progress() as progress:
+            task = progress.add_task("reindexing", total=None)
+            report = library.reindex(
+                progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    finally:
+        library.close()
     if as_json:
         print_json(report.to_json())
     else:
@@ -173,16 +167,13 @@ def ask(
         asked = [q for q in lines if q]
     else:
         asked = [question or ""]
-    try:
-        with open_library(load_model=True) as library:
-            for q in asked:
-                answer = library.ask(q, top_k=top_k)
-                if as_json:
-                    print_json(answer.to_json())
-                else:
-                    _print_answer(answer)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library(load_model=True) as library:
+        for q in asked:
+            answer = library.ask(q, top_k=top_k)
+            if as_json:
+                print_json(answer.to_json())
+            else:
+                _print_answer(answer)
 
 
 # What `chat` reads as "forget the conversation", as the bot's /new.
@@ -207,32 +198,29 @@ def chat(
 
     settings = current_settings()
     conversations = Conversations(expiry=settings.telegram.context_minutes * 60)
-    try:
-        with open_library(load_model=True) as library:
-            for line in _lines(prompt=sys.stdin.isatty() and not as_json):
-                question = line.strip()
-                if not question:
-                    continue
-                if question == NEW_CONVERSATION:
-                    conversations.forget(CHAT_KEY)
-                    err.print("[dim]the conversation is forgotten[/dim]")
-                    continue
-                now = time.time()  # a wall clock: `chat` is one process, a restart forgets
-                conversation = conversations.get(CHAT_KEY, now)
-                answer = library.converse(
-                    question,
-                    conversation,
-                    now=now,
-                    expiry=conversations.expiry,
-                    top_k=top_k,
-                )
-                conversations.remember(CHAT_KEY, answer, conversation, now)
-                if as_json:
-                    print_json(answer.to_json())
-                else:
-                    _print_answer(answer)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library(load_model=True) as library:
+        for line in _lines(prompt=sys.stdin.isatty() and not as_json):
+            question = line.strip()
+            if not question:
+                continue
+            if question == NEW_CONVERSATION:
+                conversations.forget(CHAT_KEY)
+                err.print("[dim]the conversation is forgotten[/dim]")
+                continue
+            now = time.time()  # a wall clock: `chat` is one process, a restart forgets
+            conversation = conversations.get(CHAT_KEY, now)
+            answer = library.converse(
+                question,
+                conversation,
+                now=now,
+                expiry=conversations.expiry,
+                top_k=top_k,
+            )
+            conversations.remember(CHAT_KEY, answer, conversation, now)
+            if as_json:
+                print_json(answer.to_json())
+            else:
+                _print_answer(answer)
 
 
 def _lines(*, prompt: bool) -> Iterator[str]:
@@ -284,11 +272,8 @@ def list_articles(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the articles in the library, newest first."""
-    try:
-        with open_library() as library:
-            records = library.list_articles()
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library() as library:
+        records = library.list_articles()
     if as_json:
         print_json([r.to_json() for r in records])
         return
@@ -310,11 +295,8 @@ def latest(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the newest articles by publication date, optionally about a topic."""
-    try:
-        with open_library(load_model=bool(topic)) as library:
-            records = library.latest(topic, limit=limit)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library(load_model=bool(topic)) as library:
+        records = library.latest(topic, limit=limit)
     if as_json:
         print_json([r.to_json() for r in records])
         return
@@ -332,22 +314,16 @@ def remove(
     article_id: Annotated[str, typer.Argument(help="The id shown by `newsbot list`.")],
 ) -> None:
     """Remove an article and all its passages."""
-    try:
-        with open_library() as library:
-            record = library.remove(article_id)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library() as library:
+        record = library.remove(article_id)
     out.print(f"removed {record.article_id}  {escape(record.title)}")
 
 
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Show how many articles and passages the library holds."""
-    try:
-        with open_library() as library:
-            result = library.stats()
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with open_library() as library:
+        result = library.stats()
     if as_json:
         print_json(result.to_json())
     else:

@@ -14,15 +14,31 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from newsbot.config import Settings, load_settings
+from newsbot.errors import NewsbotError
 from newsbot.models import IngestResult, IngestStatus
 from newsbot.redact import quiet_token_leaking_loggers
 
 if TYPE_CHECKING:
     from newsbot.library import Library
 
+
+class _Commands(TyperGroup):
+    """The app's commands, with one rule for errors: a NewsbotError (bad input, a setting, a
+    store that cannot open) raised by a command or the global options becomes one line on
+    stderr and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's Context: its own click since 0.2x, or click's
+        try:
+            return super().invoke(ctx)
+        except NewsbotError as error:
+            raise fail(str(error)) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="newsbot: answers questions about news articles with quoted excerpts and sources.",
     no_args_is_help=True,
     add_completion=False,

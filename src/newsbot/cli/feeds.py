@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from newsbot.cli.console import State, app, err, fail, open_library, out, print_json, print_result
-from newsbot.errors import NewsbotError
+from newsbot.cli.console import State, app, err, open_library, out, print_json, print_result
 
 if TYPE_CHECKING:
     from newsbot.feeds.manager import FeedManager
@@ -37,11 +36,8 @@ def feed_add(
     as_json: Annotated[bool, typer.Option("--json", help="Print the feed as JSON.")] = False,
 ) -> None:
     """Subscribe to a feed; its newest entries are ingested on the next poll."""
-    try:
-        with _feeds() as feeds:
-            feed, created = feeds.add(url, added_by="cli")
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with _feeds() as feeds:
+        feed, created = feeds.add(url, added_by="cli")
     if as_json:
         print_json({**feed.to_json(), "created": created})
         return
@@ -54,11 +50,8 @@ def feed_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the subscribed feeds and how their polls went."""
-    try:
-        with _feeds() as feeds:
-            subscribed = feeds.list_feeds()
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with _feeds() as feeds:
+        subscribed = feeds.list_feeds()
     if as_json:
         print_json([f.to_json() for f in subscribed])
         return
@@ -76,11 +69,8 @@ def feed_remove(
     feed_id: Annotated[str, typer.Argument(help="The id shown by `newsbot feed list`.")],
 ) -> None:
     """Unsubscribe from a feed (its articles stay in the library)."""
-    try:
-        with _feeds() as feeds:
-            feed = feeds.remove(feed_id)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with _feeds() as feeds:
+        feed = feeds.remove(feed_id)
     out.print(f"removed {feed.id}  {escape(feed.name)}")
 
 
@@ -93,11 +83,8 @@ def feed_poll(
     # Each failure is in its report below; the running bot's log line would say it twice.
     if not State.verbose:
         logging.getLogger("newsbot.feeds.manager").setLevel(logging.ERROR)
-    try:
-        with _feeds() as feeds:
-            reports = feeds.poll_all() if poll_all else feeds.poll_due()
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    with _feeds() as feeds:
+        reports = feeds.poll_all() if poll_all else feeds.poll_due()
     if as_json:
         print_json([r.to_json() for r in reports])
     else:

@@ -30,10 +30,7 @@ def run() -> None:
     configure_logging(logging.getLogger().level)
     from newsbot.bot.app import run_bot
 
-    try:
-        run_bot(settings)
-    except NewsbotError as error:
-        raise fail(str(error)) from None
+    run_bot(settings)
 
 
 @app.command()
