@@ -112,6 +112,9 @@ _RANGE = re.compile(
     rf"\s*(?P<link>\b(?:and|to|until|till|through)\b|[-\u2013])\s*(?P<last>{_DATE}|now\b)",
     re.IGNORECASE,
 )
+# A date right after these is when someone was born or something founded, never a day news
+# about it was published ("Which president was born on July 4?"): searched as words.
+_LIFE_EVENT_BEFORE = re.compile(r"\b(?:born|founded|established)\s*$", re.IGNORECASE)
 _TRIGGERED = re.compile(
     r"\b(?P<trigger>(?:ever\s+)?since|after|before|prior\s+to|until|till|up\s+to"
     rf"|in|on|during|from)\s+(?P<date>{_DATE})",
@@ -250,6 +253,8 @@ def _first_period(
 
 
 def _read_range(match: re.Match[str], now: datetime) -> _Read:
+    if _LIFE_EVENT_BEFORE.search(match.string, 0, match.start()):
+        return None  # "born between 1990 and 2000": a birth's dates, not the news's
     first, last, today = match["first"], match["last"], now.date()
     if (match["opening"].lower() == "between") != (match["link"].lower() == "and"):
         return None  # "between 2019 to 2021", "from 2019 and ...": not one of our phrasings
@@ -294,6 +299,8 @@ def _read_triggered(match: re.Match[str], now: datetime) -> _Read:
     today = now.date()
     if _OTHER_YEAR_AFTER.match(match.string, match.end()):
         return None
+    if _LIFE_EVENT_BEFORE.search(match.string, 0, match.start()):
+        return None  # "born on July 4", "founded in 2010": the event's date, not the news's
     span = _date_span(match["date"], now)
     if not isinstance(span, tuple):
         return _as_reading(span)

@@ -290,6 +290,10 @@ def test_numbers_and_words_of_the_subject_are_not_time(question: str) -> None:
         "In 1803, the US purchased the Louisiana Territory from which country?",
         "Which category will be added to the Golden Globes in 2022?",
         "Who will host the games on 3 March 2030?",
+        # A birth's or a founding's date.
+        "Which president was born on July 4?",
+        "Which players were born between 1990 and 1995?",
+        "Which company was founded in 2010?",
     ],
 )
 def test_a_period_of_history_or_still_to_come_is_the_events_time(question: str) -> None:
@@ -449,3 +453,11 @@ def test_reading_never_raises_and_keeps_its_promises(question: str, now: datetim
     else:
         assert query.phrase in question
         assert query.text == "" or any(ch.isalnum() for ch in query.text)
+
+
+def test_a_founding_date_gives_way_to_the_period_after_it() -> None:
+    read = read_time("What did the company founded in 2010 announce last week?", NOW)
+    assert (
+        read.phrase == "last week" and read.text == "What did the company founded in 2010 announce?"
+    )
+    assert read.start is not None and read.start.year == NOW.year
