@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     weights = fit(groups, mean, std) / std
-    lines = [f"    {name!r}: {w:.4f},\n" for name, w in zip(FEATURES, weights, strict=True)]
+    lines = [f'    "{name}": {w:.4f},\n' for name, w in zip(FEATURES, weights, strict=True)]
     block = (
         f"# {len(groups)} development questions, {len(y)} sentences, {own.pool} passages each\n"
         "_FITTED = {\n" + "".join(lines) + "}\n"
