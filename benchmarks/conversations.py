@@ -64,8 +64,8 @@ from typing import Any
 from common import RTQA_ARTICLES, RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
 
 from newsbot.chat_memory import Conversations
-from newsbot.conversation import leans_on_previous
 from newsbot.ingest.clean import clean_text
+from newsbot.leaning import leans_on_previous
 from newsbot.library import Library
 from newsbot.models import Answer
 

@@ -26,10 +26,8 @@ from newsbot.conversation import (
     asks_for_more,
     expansion_words,
     follows_on,
-    leans_on_previous,
-    names_in,
-    topic_words,
 )
+from newsbot.leaning import leans_on_previous, names_in, topic_words
 
 PANJSHIR = Turn.build(
     "Who took control of the Panjshir valley?",
