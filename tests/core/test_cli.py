@@ -343,3 +343,8 @@ def test_chat_reads_follow_ups_from_piped_stdin(store: Path) -> None:
     # Without --json, the follow-up says what it was about.
     plain = runner.invoke(app, ["chat"], input="\n".join(lines[:2]) + "\n")
     assert plain.exit_code == 0 and "about: Panjshir" in plain.stdout
+    # A question that finds nothing ends the conversation: the next one stands alone.
+    nothing = [lines[0], "What is a good recipe for banana bread?", lines[1]]
+    result = runner.invoke(app, ["chat", "--json"], input="\n".join(nothing) + "\n")
+    first, none, after = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["answered"] and not none["answered"] and after["context"] is None
