@@ -435,8 +435,9 @@ def measure(args: argparse.Namespace, cases: Sequence[Case]) -> int:
             for mode in MODES[number % len(MODES) :] + MODES[: number % len(MODES)]
             for s in ask_case(library, case, mode, args.top_k)
         ]
-        quiz = [q for q in corpus.questions if q.group == args.split and q.answerable]
-        scored += ask_quiz(library, quiz, args.top_k)
+        if args.quiz:
+            quiz = [q for q in corpus.questions if q.group == args.split and q.answerable]
+            scored += ask_quiz(library, quiz, args.top_k)
     finally:
         library.close()
     print(f"# newsbot: follow-up questions, {args.split}\n")
@@ -491,6 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=3, help="passages a reader sees")
     parser.add_argument("--workdir", default=None, help="quality.py's --workdir (its default)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write results")
+    parser.add_argument(
+        "--no-quiz",
+        dest="quiz",
+        action="store_false",
+        help="leave the quiz questions out (a quicker look at the set alone)",
+    )
     args = parser.parse_args(argv)
     if not args.check:
         try:

@@ -56,6 +56,9 @@ MAX_TOPIC_WORDS = 6
 MAX_NAMES = 6
 MAX_ARTICLES = 3
 MAX_EXPANSION = 6
+# The names of the last answer's bold sentences that come first in the expansion (see
+# expansion_words): chosen on the development conversations (benchmarks/README.md).
+ANSWER_NAMES = 4
 # English words and names longer than this are typing accidents, not topics.
 MAX_WORD_CHARS = 24
 # Library ids are 16 characters; a caller-supplied one longer than this is not remembered.
@@ -209,26 +212,32 @@ def follows_on(
 
 
 def expansion_words(question: str, conversation: Conversation) -> list[str]:
-    """The conversation's words to add to ``question``, most recent turn first, at most
-    MAX_EXPANSION, none already in the question (whatever its case).
+    """The conversation's words to add to ``question``, at most MAX_EXPANSION, none already in
+    the question (whatever its case), in this order:
 
-    From each turn, newest first: the names in its question, the names in the bold sentences
-    its answer showed (HQE's topic words, from every turn kept), and, from the last turn only,
-    its question's other topic words (HQE's subtopic words, with ``M`` = 1).
+    1. the first ANSWER_NAMES names in the bold sentences just shown, the best first: what the
+       last answer named is what a pronoun most often means ("their" = the Taliban);
+    2. the names asked in every turn kept, newest first (HQE's topic words);
+    3. the last question's other topic words (HQE's subtopic words, with ``M`` = 1);
+    4. the other names shown, newest turn first.
+
+    Names asked come before most names shown: the passages behind the second and third bold
+    sentences may be about something else, and their names crowded out the conversation's
+    subject ("Colossal") when each turn's names came whole, newest turn first.
     """
     present = {w.lower() for w in WORD.findall(question)}
+    newest = list(reversed(conversation.turns))
+    last = newest[0]
+    asked = [w for turn in newest for w in turn.topic_words if w[:1].isupper()]
+    other = [w for w in last.topic_words if not w[:1].isupper()]
+    shown = [*last.names[ANSWER_NAMES:], *(n for turn in newest[1:] for n in turn.names)]
     chosen: dict[str, str] = {}
-    for age, turn in enumerate(reversed(conversation.turns)):
-        asked_names = [w for w in turn.topic_words if w[:1].isupper()]
-        candidates = [*asked_names, *turn.names]
-        if age == 0:
-            candidates += [w for w in turn.topic_words if not w[:1].isupper()]
-        for word in candidates:
-            lower = word.lower()
-            if lower not in present and lower not in chosen:
-                chosen[lower] = word
-                if len(chosen) == MAX_EXPANSION:
-                    return list(chosen.values())
+    for word in (*last.names[:ANSWER_NAMES], *asked, *other, *shown):
+        lower = word.lower()
+        if lower not in present and lower not in chosen:
+            chosen[lower] = word
+            if len(chosen) == MAX_EXPANSION:
+                break
     return list(chosen.values())
 
 

@@ -188,15 +188,17 @@ def test_names_in_bold_sentences() -> None:
     assert names_in(["Officials said so."]) == []
 
 
-def test_expansion_takes_names_first_then_the_last_question_s_other_words() -> None:
+def test_expansion_takes_the_answer_s_names_then_names_asked_then_other_words() -> None:
     words = expansion_words("What did their spokesman say?", _chat(PANJSHIR))
-    assert words == ["Panjshir", "Taliban", "National", "Resistance", "Front", "took"]
+    # The answer's first names, then the question's (Panjshir, said already), then its
+    # other words: six at most, so the answer's fifth name ("Front") is left out.
+    assert words == ["Taliban", "Panjshir", "National", "Resistance", "took", "control"]
 
 
 def test_expansion_leaves_out_what_the_question_already_says() -> None:
     words = expansion_words("And the resistance in panjshir?", _chat(PANJSHIR))
     assert "Panjshir" not in words and "Resistance" not in words
-    assert words[:3] == ["Taliban", "National", "Front"]
+    assert words[:2] == ["Taliban", "National"] and "Front" in words
 
 
 def test_expansion_is_most_recent_first_and_bounded() -> None:
@@ -206,17 +208,18 @@ def test_expansion_is_most_recent_first_and_bounded() -> None:
     )
     words = expansion_words("Why?", _chat(PANJSHIR, second))
     assert len(words) == MAX_EXPANSION
-    # The last turn's names and words first, then the earlier turn's names; never its verbs.
-    assert words == ["Zabihullah", "Mujahid", "Kabul", "spokesman", "Panjshir", "Taliban"]
+    # The last answer's names, the names asked in every turn, the last question's words,
+    # then the earlier answer's names; never the earlier question's verbs.
+    assert words == ["Zabihullah", "Mujahid", "Kabul", "Panjshir", "spokesman", "Taliban"]
     assert "took" not in words
 
 
 def test_expansion_only_takes_the_subtopic_words_of_the_last_turn() -> None:
     second = Turn.build("Why did they cancel the vote?")
     words = expansion_words("When?", _chat(PANJSHIR, second))
-    assert words[:2] == ["cancel", "vote"]
+    # The name asked before ("Panjshir"), then the last question's words.
+    assert words[:3] == ["Panjshir", "cancel", "vote"]
     assert "valley" not in words and "control" not in words
-    assert "Panjshir" in words
 
 
 @pytest.mark.parametrize(
@@ -290,7 +293,12 @@ def test_the_store_remembers_the_last_turns_of_a_chat() -> None:
     assert conversation.turns[-1].question == "What did Minister4 say about tariffs?"
     # Earlier turns keep their names only: all that expansion reads of them.
     assert [t.topic_words for t in conversation.turns[:-1]] == [("Minister2",), ("Minister3",)]
-    assert expansion_words("Why?", conversation)[:2] == ["Minister4", "tariffs"]
+    assert expansion_words("Why?", conversation) == [
+        "Minister4",
+        "Minister3",
+        "Minister2",
+        "tariffs",
+    ]
 
 
 def test_the_last_turn_comes_back_whole() -> None:
