@@ -149,8 +149,10 @@ def _stands_for_something(
 
 def _expletive_it(words: Sequence[str], position: int) -> bool:
     """Whether the "it" at ``position`` refers to nothing: "is it true that", "it's safe to",
-    "how long will it take"."""
+    "how long will it take", "how many years has it been since ..."."""
     following = [w for w in words[position + 1 : position + 3] if w not in _LINKING]
+    if following[:1] == ["been"] and "since" in words[position + 2 :]:
+        return True
     return bool(following) and following[0] in _EXPLETIVE_AFTER_IT
 
 

@@ -120,6 +120,9 @@ STANDALONE = [
     # "They" is whoever did it, and the question names what.
     "Why did they rename PCOS?",
     "Where did they find the first case of sea star wasting disease?",
+    # "It" that stands for nothing: the time since something.
+    "How many years has it been since the Berlin Wall fell?",
+    "How long has it been since the last eclipse over Europe?",
     # A name opens the question: "her" may mean it.
     "Beyonce closed her tour with which guest?",
 ]
