@@ -80,6 +80,10 @@ FOLLOW_UPS = [
     "Thanks! What did he say?",  # the sentence before says nothing of whom
     "Why did they cancel it?",
     "Where did they find it first?",  # "they" with no subject named after its verb
+    # No name, few words, and "the" or "which" points at something said before.
+    "Who scored the winning penalty?",
+    "Which governor wants an investigation?",
+    "Who said that the economy would enter a recession?",  # which economy?
 ]
 
 STANDALONE = [
@@ -94,7 +98,7 @@ STANDALONE = [
     "Which bill did the Senate pass this week?",
     "Why did the measles outbreak in West Texas spread so fast?",
     "What animal did Colossal Biosciences bring back from extinction?",
-    "Who said that the economy would enter a recession?",
+    "Who said that the US economy would enter a recession?",
     "Which team won the Stanley Cup?",
     "How many people died in the Texas floods?",
     "Where will the next Winter Olympics be held?",

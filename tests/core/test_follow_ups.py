@@ -90,7 +90,7 @@ def test_a_pronoun_question_is_read_with_the_question_before_it(news: Library) -
 
 
 def test_a_standalone_question_is_answered_exactly_as_on_its_own(news: Library) -> None:
-    question = "Which bridge did the council approve?"
+    question = "Which bridge across the Ashwater River did the council approve?"
     conversations = Conversations()
     converse(news, conversations, FIRST, now=0.0)
     conversation = conversations.get(KEY, 1.0)
