@@ -225,6 +225,8 @@ def expansion_words(question: str, conversation: Conversation) -> list[str]:
     sentences may be about something else, and their names crowded out the conversation's
     subject ("Colossal") when each turn's names came whole, newest turn first.
     """
+    if not conversation.turns:
+        return []
     present = {w.lower() for w in WORD.findall(question)}
     newest = list(reversed(conversation.turns))
     last = newest[0]

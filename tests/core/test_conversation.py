@@ -202,6 +202,10 @@ def test_expansion_takes_the_answer_s_names_then_names_asked_then_other_words() 
     assert words == ["Taliban", "Panjshir", "National", "Resistance", "took", "control"]
 
 
+def test_a_conversation_without_turns_adds_no_words() -> None:
+    assert expansion_words("Why?", _chat()) == []
+
+
 def test_expansion_leaves_out_what_the_question_already_says() -> None:
     words = expansion_words("And the resistance in panjshir?", _chat(PANJSHIR))
     assert "Panjshir" not in words and "Resistance" not in words
