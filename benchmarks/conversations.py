@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 import time
 from collections import Counter
@@ -61,7 +60,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from common import RTQA_ARTICLES, RTQA_QUESTIONS, code_version, log, machine_line, read_jsonl
+from common import (
+    RTQA_ARTICLES,
+    RTQA_QUESTIONS,
+    code_version,
+    log,
+    machine_line,
+    percentile,
+    read_jsonl,
+)
 
 from newsbot.chat_memory import Conversations
 from newsbot.ingest.clean import clean_text
@@ -268,20 +275,20 @@ def ask_case(library: Library, case: Case, mode: str, top_k: int) -> list[Scored
     for number, turn in enumerate(case.turns):
         now = number * TURN_SECONDS
         conversation = conversations.get("chat", now)
-        answer: Answer
-        started = time.perf_counter()
         if mode == "alone":
-            answer = library.ask(turn.question, top_k=top_k)
+            answer, seconds = _timed(partial(library.ask, turn.question, top_k=top_k))
         else:
-            answer = library.converse(
-                turn.question,
-                conversation,
-                now=now,
-                is_reply=mode == "replies" and number > 0,
-                expiry=conversations.expiry,
-                top_k=top_k,
+            answer, seconds = _timed(
+                partial(
+                    library.converse,
+                    turn.question,
+                    conversation,
+                    now=now,
+                    is_reply=mode == "replies" and number > 0,
+                    expiry=conversations.expiry,
+                    top_k=top_k,
+                )
             )
-        seconds = time.perf_counter() - started
         if mode != "alone":
             conversations.remember("chat", answer, conversation, now)
         if number == 0:
@@ -373,8 +380,8 @@ def summary_row(scored: Sequence[Scored]) -> dict[str, float]:
     row["answered"] = sum(s.answered for s in scored) / n
     row["with_context"] = sum(s.context is not None for s in scored) / n
     times = sorted(s.seconds for s in scored)
-    row["median_ms"] = 1000 * statistics.median(times)
-    row["p95_ms"] = 1000 * times[min(n - 1, round(0.95 * (n - 1)))]
+    row["median_ms"] = 1000 * percentile(times, 50)
+    row["p95_ms"] = 1000 * percentile(times, 95)
     return row
 
 
