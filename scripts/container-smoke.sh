@@ -19,6 +19,8 @@
 # NEWSBOT_SMOKE_TIMEOUT (seconds to wait for each bot reply, default 180).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/standin.sh
+source scripts/standin.sh
 
 IMAGE=${NEWSBOT_IMAGE:-newsbot:dev}
 STATE=${NEWSBOT_SMOKE_STATE:-/var/tmp/newsbot-container}
@@ -220,30 +222,8 @@ note "image: user $config_user, healthcheck $health"
 
 # ------------------------------------------------------------------------------ the stand-in
 
-"$PYTHON" tests/servers/botapi.py --port 0 --token "$TOKEN" --ignore-stdin \
-    >"$WORK/botapi.out" 2>"$WORK/botapi.err" </dev/null &
-STANDIN_PID=$!
-for _ in $(seq 100); do
-    [[ -s $WORK/botapi.out ]] && break
-    sleep 0.1
-done
-API=$(head -1 "$WORK/botapi.out")
-[[ $API == http://127.0.0.1:* ]] || die "the Bot API stand-in did not start: $(cat "$WORK/botapi.err")"
+start_standin || die "the Bot API stand-in did not start: $(cat "$WORK/botapi.err")"
 note "Bot API stand-in: $API"
-
-# control ACTION JSON: POST to the stand-in's control API, print the "result" as JSON.
-control() {
-    "$PYTHON" - "$API/_control/$1" "${2:-{\}}" <<'EOF'
-import json, sys, urllib.error, urllib.request
-url, body = sys.argv[1], sys.argv[2].encode()
-request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-try:
-    with urllib.request.urlopen(request, timeout=600) as response:
-        print(json.dumps(json.load(response)["result"]))
-except urllib.error.HTTPError as error:
-    sys.exit(f"{url}: {json.load(error).get('description')}")
-EOF
-}
 
 # ------------------------------------------------------------------------------ the bot
 

@@ -17,6 +17,8 @@
 # Environment: RUNS (default 3), VENV, NEWSBOT_SMOKE_STATE (default /var/tmp/newsbot-container).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/standin.sh
+source scripts/standin.sh
 
 (($#)) || {
     echo "usage: $0 IMAGE..." >&2
@@ -49,22 +51,9 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-"$PYTHON" tests/servers/botapi.py --port 0 --token "$TOKEN" --ignore-stdin \
-    >"$WORK/botapi.out" 2>"$WORK/botapi.err" </dev/null &
-STANDIN_PID=$!
-for _ in $(seq 100); do
-    [[ -s $WORK/botapi.out ]] && break
-    sleep 0.1
-done
-API=$(head -1 "$WORK/botapi.out")
-
-control() {
-    "$PYTHON" - "$API/_control/$1" "${2:-{\}}" <<'EOF'
-import json, sys, urllib.request
-request = urllib.request.Request(sys.argv[1], sys.argv[2].encode(), {"Content-Type": "application/json"})
-with urllib.request.urlopen(request, timeout=600) as response:
-    print(json.dumps(json.load(response)["result"]))
-EOF
+start_standin || {
+    echo "the Bot API stand-in did not start: $(cat "$WORK/botapi.err")" >&2
+    exit 1
 }
 
 ask() { # IMAGE VOLUME: the JSON answer
